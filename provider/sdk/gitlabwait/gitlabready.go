@@ -1,0 +1,90 @@
+package gitlabwait
+
+import (
+	"reflect"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// GitLabReadyType is the resource token served by pulumi-resource-gitlabwait.
+const GitLabReadyType = "gitlabwait:index:GitLabReady"
+
+// GitLabReady waits, during create, until GitLab answers its readiness
+// endpoint through the Public Gateway's SSH bastion.
+type GitLabReady struct {
+	pulumi.CustomResourceState
+
+	// ReadyAt is when GitLab first answered ready (RFC 3339).
+	ReadyAt pulumi.StringOutput `pulumi:"readyAt"`
+	// Version is the GitLab version seen while waiting, empty if unknown.
+	Version pulumi.StringOutput `pulumi:"version"`
+	// BastionHostKeyFingerprint is the SHA256 fingerprint of the bastion host key that was trusted.
+	BastionHostKeyFingerprint pulumi.StringOutput `pulumi:"bastionHostKeyFingerprint"`
+}
+
+// GitLabReadyArgs are the inputs of GitLabReady.
+type GitLabReadyArgs struct {
+	// BastionHost is the Public Gateway's public address.
+	BastionHost pulumi.StringInput
+	// BastionPort is the SSH bastion port (Scaleway's default is 61000).
+	BastionPort pulumi.IntInput
+	// BastionUser is the bastion's login; "bastion" when unset.
+	BastionUser pulumi.StringPtrInput
+	// PrivateKey is the OpenSSH private key the bastion trusts. Always sent as a secret.
+	PrivateKey pulumi.StringInput
+	// HostKeyFingerprint pins the bastion's host key (SHA256:...); unset means trust on first use.
+	HostKeyFingerprint pulumi.StringPtrInput
+	// TargetHost is GitLab's private address, reached from the bastion.
+	TargetHost pulumi.StringInput
+	// TargetPort is GitLab's HTTP(S) port; 80 when unset.
+	TargetPort pulumi.IntPtrInput
+	// Scheme is "http" or "https"; "http" when unset.
+	Scheme pulumi.StringPtrInput
+	// CaCert is the PEM CA that signs GitLab's certificate when Scheme is https.
+	CaCert pulumi.StringPtrInput
+	// Path is the readiness path; "/-/readiness?all=1" when unset.
+	Path pulumi.StringPtrInput
+	// Timeout is the longest wait as a Go duration; "30m" when unset.
+	Timeout pulumi.StringPtrInput
+	// PollInterval caps the backoff between attempts as a Go duration; "15s" when unset.
+	PollInterval pulumi.StringPtrInput
+	// InstanceId is the GitLab instance's id: a replaced instance keeps its reserved
+	// address, so the id, not the address, says that GitLab must be waited for again.
+	InstanceId pulumi.StringPtrInput
+}
+
+type gitLabReadyArgs struct {
+	BastionHost        string  `pulumi:"bastionHost"`
+	BastionPort        int     `pulumi:"bastionPort"`
+	BastionUser        *string `pulumi:"bastionUser"`
+	PrivateKey         string  `pulumi:"privateKey"`
+	HostKeyFingerprint *string `pulumi:"hostKeyFingerprint"`
+	TargetHost         string  `pulumi:"targetHost"`
+	TargetPort         *int    `pulumi:"targetPort"`
+	Scheme             *string `pulumi:"scheme"`
+	CaCert             *string `pulumi:"caCert"`
+	Path               *string `pulumi:"path"`
+	Timeout            *string `pulumi:"timeout"`
+	PollInterval       *string `pulumi:"pollInterval"`
+	InstanceId         *string `pulumi:"instanceId"`
+}
+
+// ElementType ties the input struct to its plain shape for the SDK's marshaller.
+func (GitLabReadyArgs) ElementType() reflect.Type {
+	return reflect.TypeOf((*gitLabReadyArgs)(nil)).Elem()
+}
+
+// NewGitLabReady registers a GitLabReady resource.
+func NewGitLabReady(ctx *pulumi.Context, name string, args *GitLabReadyArgs, opts ...pulumi.ResourceOption) (*GitLabReady, error) {
+	if args == nil {
+		args = &GitLabReadyArgs{}
+	}
+	if args.PrivateKey != nil {
+		args.PrivateKey = pulumi.ToSecret(args.PrivateKey).(pulumi.StringOutput)
+	}
+	var res GitLabReady
+	if err := ctx.RegisterResource(GitLabReadyType, name, args, &res, opts...); err != nil {
+		return nil, err
+	}
+	return &res, nil
+}
