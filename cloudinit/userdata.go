@@ -1,0 +1,156 @@
+package cloudinit
+
+import (
+	"bytes"
+	_ "embed"
+	"fmt"
+	"strings"
+	"text/template"
+
+	"sigs.k8s.io/yaml"
+)
+
+var (
+	//go:embed gitlab.rb.tmpl
+	gitlabRBTemplate string
+	//go:embed bootstrap.sh
+	bootstrapScript string
+	//go:embed create-admin-token.rb
+	createAdminTokenScript string
+)
+
+// BootstrapScript is the first-boot installer, exposed so tests can lint it.
+func BootstrapScript() string { return bootstrapScript }
+
+// Paths on the GitLab host that the user-data writes.
+const (
+	GitLabRBPath      = "/etc/gitlab/gitlab.rb"
+	SecretsPath       = "/etc/gitlab-bootstrap/secrets.env"
+	BootstrapPath     = "/usr/local/sbin/gitlab-bootstrap"
+	CreateTokenPath   = "/etc/gitlab-bootstrap/create-admin-token.rb"
+	DefaultKASPort    = 8150
+	cloudConfigHeader = "#cloud-config\n"
+)
+
+// GitLab is everything the GitLab host's user-data is rendered from.
+type GitLab struct {
+	// ExternalURL is GitLab's URL on its private address, e.g. "http://10.0.0.10".
+	ExternalURL string
+	// PrivateIP is the host's reserved private address.
+	PrivateIP string
+	// NetworkCIDR is the private network, allowed to read the health endpoints.
+	NetworkCIDR string
+	// KASPort is the agent server's port for agentk (8150).
+	KASPort int
+	// KASURL is the address agentk dials, e.g. "grpc://10.0.0.10:8150".
+	KASURL string
+	// Package is the Omnibus package name: gitlab-ce or gitlab-ee.
+	Package string
+	// Version is the pinned package version, e.g. "18.5.1-ce.0".
+	Version string
+	// RootPassword is the initial root password (secret).
+	RootPassword string
+	// AdminToken is the automation personal access token's value (secret).
+	AdminToken string
+}
+
+// cloudConfig is the subset of cloud-config the host needs. It is built as
+// data and marshalled, so no value can break the YAML around it.
+type cloudConfig struct {
+	PackageUpdate bool        `json:"package_update"`
+	Packages      []string    `json:"packages"`
+	WriteFiles    []writeFile `json:"write_files"`
+	Runcmd        [][]string  `json:"runcmd"`
+}
+
+type writeFile struct {
+	Path        string `json:"path"`
+	Permissions string `json:"permissions"`
+	Owner       string `json:"owner"`
+	Content     string `json:"content"`
+}
+
+// Render returns the #cloud-config user-data for the GitLab host. It carries
+// secrets: callers must keep the result a Pulumi secret.
+func Render(g GitLab) (string, error) {
+	if err := g.check(); err != nil {
+		return "", err
+	}
+	rb, err := renderGitLabRB(g)
+	if err != nil {
+		return "", err
+	}
+	cfg := cloudConfig{
+		PackageUpdate: true,
+		Packages:      []string{"curl", "ca-certificates", "gnupg", "openssh-server", "perl", "tzdata"},
+		WriteFiles: []writeFile{
+			{Path: GitLabRBPath, Permissions: "0600", Owner: "root:root", Content: rb},
+			{Path: SecretsPath, Permissions: "0600", Owner: "root:root", Content: secretsEnv(g)},
+			{Path: CreateTokenPath, Permissions: "0600", Owner: "root:root", Content: createAdminTokenScript},
+			{Path: BootstrapPath, Permissions: "0700", Owner: "root:root", Content: bootstrapScript},
+		},
+		Runcmd: [][]string{{BootstrapPath}},
+	}
+	body, err := yaml.Marshal(cfg)
+	if err != nil {
+		return "", fmt.Errorf("marshal cloud-config: %w", err)
+	}
+	return cloudConfigHeader + string(body), nil
+}
+
+// renderGitLabRB returns only the Omnibus configuration, which holds no secret.
+func renderGitLabRB(g GitLab) (string, error) {
+	tmpl, err := template.New("gitlab.rb").Funcs(template.FuncMap{"rb": rubyString}).Option("missingkey=error").Parse(gitlabRBTemplate)
+	if err != nil {
+		return "", fmt.Errorf("parse gitlab.rb template: %w", err)
+	}
+	var out bytes.Buffer
+	if err := tmpl.Execute(&out, g); err != nil {
+		return "", fmt.Errorf("render gitlab.rb: %w", err)
+	}
+	return out.String(), nil
+}
+
+func (g GitLab) check() error {
+	var missing []string
+	for name, v := range map[string]string{
+		"ExternalURL": g.ExternalURL, "PrivateIP": g.PrivateIP, "NetworkCIDR": g.NetworkCIDR, "KASURL": g.KASURL,
+		"Package": g.Package, "Version": g.Version, "RootPassword": g.RootPassword, "AdminToken": g.AdminToken,
+	} {
+		if v == "" {
+			missing = append(missing, name)
+		}
+	}
+	if g.KASPort == 0 {
+		missing = append(missing, "KASPort")
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("render GitLab user-data: %s not set", strings.Join(missing, ", "))
+	}
+	return nil
+}
+
+// secretsEnv is the root-only file the bootstrap script sources, then shreds.
+func secretsEnv(g GitLab) string {
+	var b strings.Builder
+	for _, kv := range [][2]string{
+		{"GITLAB_PACKAGE", g.Package},
+		{"GITLAB_VERSION", g.Version},
+		{"GITLAB_ROOT_PASSWORD", g.RootPassword},
+		{"GITLAB_ADMIN_TOKEN", g.AdminToken},
+	} {
+		fmt.Fprintf(&b, "%s=%s\n", kv[0], shellQuote(kv[1]))
+	}
+	return b.String()
+}
+
+// shellQuote quotes s for a POSIX shell: a single-quoted word, with each
+// single quote closed, escaped and reopened.
+func shellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// rubyString escapes s for a single-quoted Ruby literal.
+func rubyString(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s)
+}

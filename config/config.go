@@ -1,0 +1,92 @@
+package config
+
+// Config is the whole stack configuration, grouped by the component it feeds.
+// Each group is its own Pulumi config namespace: `network:cidr`,
+// `gitlabHost:instanceType`, `kapsule:version`. Region and zone use the
+// Scaleway provider's own keys, `scaleway:region` and `scaleway:zone`.
+type Config struct {
+	// Region is the Scaleway region (scaleway:region), e.g. "fr-par".
+	Region string
+	// Zone is the availability zone in Region (scaleway:zone), e.g. "fr-par-1".
+	Zone string
+	// Prefix starts every Scaleway resource name, derived from the stack name
+	// so that two stacks in one Scaleway project do not collide.
+	Prefix  string
+	Network Network
+	GitLab  GitLab
+	Kapsule Kapsule
+}
+
+// Network configures the private network and its Public Gateway.
+type Network struct {
+	// CIDR is the private network's IPv4 subnet (network:cidr).
+	CIDR string
+	// BastionPort is the SSH bastion's port on the gateway (network:bastionPort).
+	BastionPort int
+	// AllowedIPRanges may reach the SSH bastion (network:allowedIpRanges).
+	AllowedIPRanges []string
+	// SSHPublicKey is the operator's key, registered so people can use the
+	// bastion (network:sshPublicKey). Optional: the program has its own key.
+	SSHPublicKey string
+}
+
+// GitLab configures the GitLab host.
+type GitLab struct {
+	// InstanceType is the Scaleway instance type (gitlabHost:instanceType).
+	InstanceType string
+	// Image is the Ubuntu image label (gitlabHost:image).
+	Image string
+	// Edition is "ce" or "ee" (gitlabHost:edition).
+	Edition string
+	// Version is the Omnibus package version, e.g. "18.5.1-ce.0" (gitlabHost:version).
+	Version string
+	// PrivateIP is the reserved address of the host in the private network
+	// (gitlabHost:privateIp); the tenth address of network:cidr by default.
+	PrivateIP string
+	// DiskSizeGB is the root volume's size (gitlabHost:diskSizeGb).
+	DiskSizeGB int
+	// RootPassword is the initial root password (gitlabHost:rootPassword,
+	// a secret); generated when empty.
+	RootPassword string
+}
+
+// Kapsule configures the Kubernetes cluster.
+type Kapsule struct {
+	// Version is the full Kubernetes version, e.g. "1.34.1" (kapsule:version).
+	Version string
+	// CNI is the cluster's network plugin (kapsule:cni).
+	CNI string
+	// NodeType is the pool's instance type (kapsule:nodeType).
+	NodeType string
+	// Size is the number of nodes in the pool (kapsule:size).
+	Size int
+	// APIAllowedCIDRs may reach the Kubernetes API besides the gateway's own
+	// address (kapsule:apiAllowedCidrs). Empty leaves the API open, with a warning.
+	APIAllowedCIDRs []string
+}
+
+// Defaults returns the configuration a stack gets for every key it leaves unset.
+func Defaults() Config {
+	return Config{
+		Region: "fr-par",
+		Zone:   "fr-par-1",
+		Network: Network{
+			CIDR:            "10.0.0.0/24",
+			BastionPort:     61000,
+			AllowedIPRanges: []string{"0.0.0.0/0"},
+		},
+		GitLab: GitLab{
+			InstanceType: "PRO2-XS",
+			Image:        "ubuntu_noble",
+			Edition:      "ce",
+			Version:      "18.5.1-ce.0",
+			DiskSizeGB:   50,
+		},
+		Kapsule: Kapsule{
+			Version:  "1.34.1",
+			CNI:      "cilium",
+			NodeType: "PRO2-XXS",
+			Size:     2,
+		},
+	}
+}

@@ -1,0 +1,63 @@
+package mockcloud
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// GatewayIP is the address the mock gives the Public Gateway (TEST-NET-3,
+// reserved for documentation, so it can never be anyone's real host).
+const GatewayIP = "203.0.113.10"
+
+// outputsFor returns the inputs plus what the real provider would compute.
+func outputsFor(args pulumi.MockResourceArgs) (resource.PropertyMap, error) {
+	out := args.Inputs.Copy()
+	set := func(k string, v any) { out[resource.PropertyKey(k)] = resource.NewPropertyValue(v) }
+	switch {
+	case !args.Custom:
+		// Component resources have no provider behind them.
+	case strings.HasPrefix(args.TypeToken, "pulumi:providers:"):
+	case args.TypeToken == "tls:index/privateKey:PrivateKey":
+		set("publicKeyOpenssh", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMockMockMockMockMockMockMockMockMockMockMo mock")
+		out["privateKeyOpenssh"] = resource.MakeSecret(resource.NewStringProperty("mock-openssh-private-key-of-" + args.Name))
+	case args.TypeToken == "random:index/randomPassword:RandomPassword":
+		n := int(args.Inputs["length"].NumberValue())
+		out["result"] = resource.MakeSecret(resource.NewStringProperty(strings.Repeat("x", n)))
+	case args.TypeToken == "scaleway:network/publicGatewayIp:PublicGatewayIp":
+		set("address", GatewayIP)
+	case args.TypeToken == "scaleway:kubernetes/cluster:Cluster":
+		set("apiserverUrl", "https://"+args.Name+".api.k8s.fr-par.scw.cloud:6443")
+		out["kubeconfigs"] = resource.MakeSecret(resource.NewPropertyValue([]any{map[string]any{
+			"configFile":           "apiVersion: v1\nkind: Config\nclusters: []\n",
+			"host":                 "https://" + args.Name + ".api.k8s.fr-par.scw.cloud:6443",
+			"token":                "mock-kubernetes-token",
+			"clusterCaCertificate": "mock-ca",
+		}}))
+	case args.TypeToken == "gitlabwait:index:GitLabReady":
+		set("readyAt", "2026-01-01T00:00:00Z")
+		set("version", "18.5.1")
+		set("bastionHostKeyFingerprint", "SHA256:mock")
+	case knownPlain[args.TypeToken]:
+	default:
+		return nil, fmt.Errorf("mockcloud: no mock for resource type %s (%s): add it to mockcloud", args.TypeToken, args.Name)
+	}
+	return out, nil
+}
+
+// knownPlain are the types whose mock outputs are their inputs.
+var knownPlain = map[string]bool{
+	"scaleway:network/vpc:Vpc":                       true,
+	"scaleway:network/privateNetwork:PrivateNetwork": true,
+	"scaleway:network/publicGateway:PublicGateway":   true,
+	"scaleway:network/gatewayNetwork:GatewayNetwork": true,
+	"scaleway:ipam/ip:Ip":                            true,
+	"scaleway:iam/sshKey:SshKey":                     true,
+	"scaleway:instance/server:Server":                true,
+	"scaleway:instance/privateNic:PrivateNic":        true,
+	"scaleway:instance/securityGroup:SecurityGroup":  true,
+	"scaleway:kubernetes/pool:Pool":                  true,
+	"scaleway:kubernetes/acl:Acl":                    true,
+}

@@ -1,0 +1,104 @@
+package stack
+
+import (
+	"github.com/gitlab-kapsule/gitlab-kapsule/components"
+	"github.com/gitlab-kapsule/gitlab-kapsule/config"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// Deploy is the whole stack: it declares the resources and exports the outputs.
+func Deploy(ctx *pulumi.Context) error {
+	outputs, err := Build(ctx)
+	if err != nil {
+		return err
+	}
+	for name, value := range outputs {
+		ctx.Export(name, value)
+	}
+	return nil
+}
+
+// Build declares Network, then GitLabHost and Kapsule side by side on it, and
+// returns the stack outputs by name. Nothing is created when the
+// configuration is invalid.
+func Build(ctx *pulumi.Context) (pulumi.Map, error) {
+	cfg, err := config.Load(ctx)
+	if err != nil {
+		return nil, err
+	}
+
+	net, err := components.NewNetwork(ctx, "network", &components.NetworkArgs{
+		Prefix:          cfg.Prefix,
+		Region:          cfg.Region,
+		Zone:            cfg.Zone,
+		CIDR:            cfg.Network.CIDR,
+		BastionPort:     cfg.Network.BastionPort,
+		AllowedIPRanges: cfg.Network.AllowedIPRanges,
+		OperatorSSHKey:  cfg.Network.SSHPublicKey,
+		GitLabAddress:   cfg.GitLab.PrivateIP,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(cfg.Network.AllowedIPRanges) == 1 && cfg.Network.AllowedIPRanges[0] == "0.0.0.0/0" {
+		_ = ctx.Log.Warn("network:allowedIpRanges admits the whole internet to the SSH bastion (key authentication only): set it to your operators' and this program's ranges", &pulumi.LogArgs{Resource: net})
+	}
+
+	var rootPassword pulumi.StringInput
+	if cfg.GitLab.RootPassword != "" {
+		rootPassword = pulumi.ToSecret(pulumi.String(cfg.GitLab.RootPassword)).(pulumi.StringOutput)
+	}
+	gitlab, err := components.NewGitLabHost(ctx, "gitlab", &components.GitLabHostArgs{
+		Prefix:               cfg.Prefix,
+		Zone:                 cfg.Zone,
+		InstanceType:         cfg.GitLab.InstanceType,
+		Image:                cfg.GitLab.Image,
+		DiskSizeGB:           cfg.GitLab.DiskSizeGB,
+		Package:              "gitlab-" + cfg.GitLab.Edition,
+		Version:              cfg.GitLab.Version,
+		PrivateIP:            cfg.GitLab.PrivateIP,
+		IPAMID:               net.GitLabIPAMID,
+		CIDR:                 cfg.Network.CIDR,
+		PrivateNetworkID:     net.PrivateNetworkID,
+		PrivateNetworkName:   net.PrivateNetworkName,
+		GatewayNetworkID:     net.GatewayNetworkID,
+		BastionHost:          net.GatewayIP,
+		BastionPort:          cfg.Network.BastionPort,
+		AutomationPrivateKey: net.AutomationPrivateKey,
+		RootPassword:         rootPassword,
+	})
+	if err != nil {
+		return nil, err
+	}
+
+	kapsule, err := components.NewKapsule(ctx, "kapsule", &components.KapsuleArgs{
+		Prefix:           cfg.Prefix,
+		Region:           cfg.Region,
+		Version:          cfg.Kapsule.Version,
+		CNI:              cfg.Kapsule.CNI,
+		NodeType:         cfg.Kapsule.NodeType,
+		Size:             cfg.Kapsule.Size,
+		PrivateNetworkID: net.PrivateNetworkID,
+		GatewayNetworkID: net.GatewayNetworkID,
+		GatewayIP:        net.GatewayIP,
+		APIAllowedCIDRs:  cfg.Kapsule.APIAllowedCIDRs,
+	})
+	if err != nil {
+		return nil, err
+	}
+
+	return pulumi.Map{
+		"gitlabUrl":             gitlab.URL,
+		"gitlabPrivateIp":       gitlab.PrivateIP,
+		"gitlabInternalDnsName": gitlab.InternalDNSName,
+		"gitlabRootPassword":    gitlab.RootPassword,
+		"kasAddress":            gitlab.KASAddress,
+		"bastion":               net.Bastion,
+		"gatewayIp":             net.GatewayIP,
+		"privateNetworkId":      net.PrivateNetworkID,
+		"sshCommand":            gitlab.SSHCommand,
+		"kapsuleClusterId":      kapsule.ClusterID,
+		"kapsuleApiServerUrl":   kapsule.APIServerURL,
+		"kubeconfig":            kapsule.Kubeconfig,
+	}, nil
+}
