@@ -34,6 +34,7 @@ wait_for_network() {
 
 add_repository() {
 	local codename
+	# shellcheck source=/dev/null
 	codename=$(. /etc/os-release && printf '%s' "$VERSION_CODENAME")
 	curl -fsSL "https://packages.gitlab.com/gitlab/${GITLAB_PACKAGE}/gpgkey" |
 		gpg --dearmor --yes -o /usr/share/keyrings/gitlab.gpg
