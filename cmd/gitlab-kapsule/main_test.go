@@ -1,0 +1,90 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// projectDir is the repository root, which holds Pulumi.yaml and Pulumi.dev.yaml.
+func projectDir(t *testing.T) string {
+	t.Helper()
+	dir, err := filepath.Abs("../..")
+	require.NoError(t, err)
+	require.FileExists(t, filepath.Join(dir, "Pulumi.dev.yaml"))
+	return dir
+}
+
+func clearCredentials(t *testing.T) {
+	for _, v := range append(credentialVars, "PULUMI_CONFIG_PASSPHRASE", "PULUMI_CONFIG_PASSPHRASE_FILE") {
+		t.Setenv(v, "")
+	}
+}
+
+func runCLI(args ...string) (int, string, string) {
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), args, &stdout, &stderr)
+	return code, stdout.String(), stderr.String()
+}
+
+func TestUpWithoutCredentialsNamesThemAndShowsTheOfflinePlan(t *testing.T) {
+	clearCredentials(t)
+	code, out, errOut := runCLI("--dir", projectDir(t), "up")
+	assert.Equal(t, exitMissing, code)
+	assert.Contains(t, out, "SCW_ACCESS_KEY, SCW_SECRET_KEY, SCW_DEFAULT_PROJECT_ID, PULUMI_CONFIG_PASSPHRASE")
+	assert.Contains(t, out, "OFFLINE PLAN")
+	assert.Contains(t, out, "21 resources would be created", "Pulumi.dev.yaml sets kapsule:apiAllowedCidrs, so the access list is planned")
+	assert.Contains(t, out, "scaleway:kubernetes/acl:Acl")
+	assert.Contains(t, errOut, "nothing was deployed")
+}
+
+func TestOnlyTheMissingVariablesAreNamed(t *testing.T) {
+	clearCredentials(t)
+	t.Setenv("SCW_ACCESS_KEY", "SCWXXXXXXXXXXXXXXXXX")
+	t.Setenv("PULUMI_CONFIG_PASSPHRASE", "test")
+	code, out, _ := runCLI("--dir", projectDir(t), "preview")
+	assert.Equal(t, exitMissing, code)
+	assert.Contains(t, out, "not set: SCW_SECRET_KEY, SCW_DEFAULT_PROJECT_ID\n")
+}
+
+func TestMissingPulumiCLIIsExplained(t *testing.T) {
+	clearCredentials(t)
+	for _, v := range credentialVars {
+		t.Setenv(v, "set")
+	}
+	t.Setenv("PULUMI_CONFIG_PASSPHRASE", "test")
+	t.Setenv("PATH", t.TempDir())
+	code, _, errOut := runCLI("--dir", projectDir(t), "up")
+	assert.Equal(t, exitMissing, code)
+	assert.Contains(t, errOut, "the Pulumi CLI is not on PATH")
+	assert.Contains(t, errOut, "tools/build pulumi")
+}
+
+func TestPlanNeedsNoCredentials(t *testing.T) {
+	clearCredentials(t)
+	code, out, _ := runCLI("--dir", projectDir(t), "plan")
+	assert.Equal(t, 0, code)
+	assert.Contains(t, out, "gitlabwait:index:GitLabReady")
+}
+
+func TestPlanReportsBadConfiguration(t *testing.T) {
+	clearCredentials(t)
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "Pulumi.bad.yaml"), []byte("config:\n  network:cidr: 10.0.0.0/30\n  gitlabHost:rootPassword:\n    secure: AAABAJ\n"), 0o600))
+	code, _, errOut := runCLI("--dir", dir, "--stack", "bad", "plan")
+	assert.Equal(t, exitFailed, code)
+	assert.Contains(t, errOut, "network:cidr \"10.0.0.0/30\" is too small")
+}
+
+func TestUsageErrors(t *testing.T) {
+	for _, args := range [][]string{{}, {"launch"}, {"--no-such-flag", "up"}, {"up", "extra"}} {
+		code, _, errOut := runCLI(args...)
+		assert.Equal(t, exitUsage, code, "args %v", args)
+		assert.Contains(t, errOut, "usage: gitlab-kapsule")
+	}
+}
