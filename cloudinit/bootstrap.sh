@@ -50,6 +50,15 @@ install_gitlab() {
 		apt-get install -y -q "${GITLAB_PACKAGE}=${GITLAB_VERSION}"
 }
 
+# KAS runs as the git user, which the package has just created: give it a
+# copy of the TLS key it can read, then restart it. No TLS, nothing to do.
+install_kas_key() {
+	local key=/etc/gitlab/ssl/gitlab-kapsule.key
+	[[ -f "$key" ]] || return 0
+	install -o root -g git -m 0640 "$key" /etc/gitlab/ssl/gitlab-kapsule-kas.key
+	gitlab-ctl restart gitlab-kas
+}
+
 create_admin_token() {
 	# The value travels in the environment, never on a command line (ps shows those).
 	GITLAB_ADMIN_TOKEN="$GITLAB_ADMIN_TOKEN" gitlab-rails runner /etc/gitlab-bootstrap/create-admin-token.rb
@@ -58,6 +67,7 @@ create_admin_token() {
 wait_for_network
 add_repository
 install_gitlab
+install_kas_key
 create_admin_token
 shred -u "$env_file"
 mkdir -p "$(dirname "$done_marker")"

@@ -24,10 +24,16 @@ func BootstrapScript() string { return bootstrapScript }
 
 // Paths on the GitLab host that the user-data writes.
 const (
-	GitLabRBPath      = "/etc/gitlab/gitlab.rb"
-	SecretsPath       = "/etc/gitlab-bootstrap/secrets.env"
-	BootstrapPath     = "/usr/local/sbin/gitlab-bootstrap"
-	CreateTokenPath   = "/etc/gitlab-bootstrap/create-admin-token.rb"
+	GitLabRBPath    = "/etc/gitlab/gitlab.rb"
+	SecretsPath     = "/etc/gitlab-bootstrap/secrets.env"
+	BootstrapPath   = "/usr/local/sbin/gitlab-bootstrap"
+	CreateTokenPath = "/etc/gitlab-bootstrap/create-admin-token.rb"
+	TLSCertPath     = "/etc/gitlab/ssl/gitlab-kapsule.crt"
+	TLSKeyPath      = "/etc/gitlab/ssl/gitlab-kapsule.key"
+	// KASKeyPath is a copy of the key that the bootstrap script makes readable
+	// by the git group once the package has created it: KAS runs as git.
+	KASKeyPath        = "/etc/gitlab/ssl/gitlab-kapsule-kas.key"
+	CACertPath        = "/etc/gitlab/trusted-certs/gitlab-kapsule-ca.crt"
 	DefaultKASPort    = 8150
 	cloudConfigHeader = "#cloud-config\n"
 )
@@ -52,6 +58,23 @@ type GitLab struct {
 	RootPassword string
 	// AdminToken is the automation personal access token's value (secret).
 	AdminToken string
+	// TLS, when set, makes GitLab serve HTTPS and KAS grpcs with this
+	// certificate; ExternalURL and KASURL must then be https:// and grpcs://.
+	TLS *TLS
+}
+
+// TLS is GitLab's server certificate and the private CA that signed it.
+type TLS struct {
+	// CACert is the CA certificate (PEM), trusted by GitLab itself.
+	CACert string
+	// Cert and Key are GitLab's certificate and private key (PEM; Key is secret).
+	Cert, Key string
+}
+
+// templateData is what gitlab.rb.tmpl sees.
+type templateData struct {
+	GitLab
+	TLSCertPath, TLSKeyPath, KASKeyPath string
 }
 
 // cloudConfig is the subset of cloud-config the host needs. It is built as
@@ -91,6 +114,13 @@ func Render(g GitLab) (string, error) {
 		},
 		Runcmd: [][]string{{BootstrapPath}},
 	}
+	if g.TLS != nil {
+		cfg.WriteFiles = append(cfg.WriteFiles,
+			writeFile{Path: TLSCertPath, Permissions: "0644", Owner: "root:root", Content: g.TLS.Cert},
+			writeFile{Path: TLSKeyPath, Permissions: "0600", Owner: "root:root", Content: g.TLS.Key},
+			writeFile{Path: CACertPath, Permissions: "0644", Owner: "root:root", Content: g.TLS.CACert},
+		)
+	}
 	body, err := yaml.Marshal(cfg)
 	if err != nil {
 		return "", fmt.Errorf("marshal cloud-config: %w", err)
@@ -105,7 +135,8 @@ func renderGitLabRB(g GitLab) (string, error) {
 		return "", fmt.Errorf("parse gitlab.rb template: %w", err)
 	}
 	var out bytes.Buffer
-	if err := tmpl.Execute(&out, g); err != nil {
+	data := templateData{GitLab: g, TLSCertPath: TLSCertPath, TLSKeyPath: TLSKeyPath, KASKeyPath: KASKeyPath}
+	if err := tmpl.Execute(&out, data); err != nil {
 		return "", fmt.Errorf("render gitlab.rb: %w", err)
 	}
 	return out.String(), nil
@@ -124,8 +155,24 @@ func (g GitLab) check() error {
 	if g.KASPort == 0 {
 		missing = append(missing, "KASPort")
 	}
+	if g.TLS != nil && (g.TLS.CACert == "" || g.TLS.Cert == "" || g.TLS.Key == "") {
+		missing = append(missing, "TLS.CACert, TLS.Cert and TLS.Key")
+	}
 	if len(missing) > 0 {
 		return fmt.Errorf("render GitLab user-data: %s not set", strings.Join(missing, ", "))
+	}
+	return g.checkSchemes()
+}
+
+// checkSchemes keeps the URLs consistent with TLS: a certificate GitLab
+// serves but the URLs ignore (or the reverse) would break agentk's connection.
+func (g GitLab) checkSchemes() error {
+	web, kas := "http://", "grpc://"
+	if g.TLS != nil {
+		web, kas = "https://", "grpcs://"
+	}
+	if !strings.HasPrefix(g.ExternalURL, web) || !strings.HasPrefix(g.KASURL, kas) {
+		return fmt.Errorf("render GitLab user-data: with TLS %v, ExternalURL must start with %s and KASURL with %s", g.TLS != nil, web, kas)
 	}
 	return nil
 }

@@ -104,3 +104,57 @@ func TestShellQuote(t *testing.T) {
 	assert.Equal(t, `'a'\''b'`, shellQuote("a'b"))
 	assert.Equal(t, `''`, shellQuote(""))
 }
+
+func sampleTLS() GitLab {
+	g := sample()
+	g.ExternalURL = "https://10.0.0.10"
+	g.KASURL = "grpcs://10.0.0.10:8150"
+	g.TLS = &TLS{CACert: "CA PEM", Cert: "CERT PEM", Key: "KEY PEM"}
+	return g
+}
+
+func TestRenderWithTLSServesHTTPSAndGRPCS(t *testing.T) {
+	t.Parallel()
+	out, err := Render(sampleTLS())
+	require.NoError(t, err)
+	cfg := parse(t, out)
+	rb := file(t, cfg, GitLabRBPath).Content
+	for _, want := range []string{
+		"external_url 'https://10.0.0.10'",
+		"nginx['ssl_certificate'] = '" + TLSCertPath + "'",
+		"nginx['ssl_certificate_key'] = '" + TLSKeyPath + "'",
+		"gitlab_kas['certificate_file'] = '" + TLSCertPath + "'",
+		"gitlab_kas['key_file'] = '" + KASKeyPath + "'",
+		"gitlab_rails['gitlab_kas_external_url'] = 'grpcs://10.0.0.10:8150'",
+	} {
+		assert.Contains(t, rb, want)
+	}
+	key := file(t, cfg, TLSKeyPath)
+	assert.Equal(t, "0600", key.Permissions)
+	assert.Equal(t, "KEY PEM", key.Content)
+	assert.Equal(t, "CA PEM", file(t, cfg, CACertPath).Content, "GitLab trusts its own CA")
+	assert.Contains(t, BootstrapScript(), TLSKeyPath, "the bootstrap script copies the key the user-data writes")
+	assert.Contains(t, BootstrapScript(), KASKeyPath, "to where gitlab.rb points KAS")
+}
+
+func TestRenderWithoutTLSHasNoCertificates(t *testing.T) {
+	t.Parallel()
+	out, err := Render(sample())
+	require.NoError(t, err)
+	rb := file(t, parse(t, out), GitLabRBPath).Content
+	assert.NotContains(t, rb, "ssl_certificate")
+	assert.NotContains(t, rb, "certificate_file")
+}
+
+func TestRenderRefusesSchemesThatContradictTLS(t *testing.T) {
+	t.Parallel()
+	g := sampleTLS()
+	g.KASURL = "grpc://10.0.0.10:8150"
+	_, err := Render(g)
+	require.ErrorContains(t, err, "grpcs://")
+
+	g = sample()
+	g.ExternalURL = "https://10.0.0.10"
+	_, err = Render(g)
+	require.ErrorContains(t, err, "http://")
+}

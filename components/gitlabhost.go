@@ -40,6 +40,8 @@ type GitLabHostArgs struct {
 	RootPassword pulumi.StringInput
 	// ReadyTimeout is how long to wait for GitLab's first boot; "30m" when empty.
 	ReadyTimeout string
+	// TLS serves the web UI over HTTPS and KAS over grpcs:// with a private CA.
+	TLS bool
 }
 
 // GitLabHost is a GitLab Omnibus instance with no public address, reachable
@@ -65,6 +67,8 @@ type GitLabHost struct {
 	SSHCommand pulumi.StringOutput `pulumi:"sshCommand"`
 	// ReadyAt is when GitLab first answered ready.
 	ReadyAt pulumi.StringOutput `pulumi:"readyAt"`
+	// CACert is the private CA (PEM) that signs GitLab's certificate; empty without TLS.
+	CACert pulumi.StringOutput `pulumi:"caCert"`
 }
 
 // NewGitLabHost creates the GitLab instance, its private NIC on the reserved
@@ -118,23 +122,39 @@ func NewGitLabHost(ctx *pulumi.Context, name string, args *GitLabHostArgs, opts 
 		return nil, fmt.Errorf("gitlab host %q: security group: %w", name, err)
 	}
 
-	url := "http://" + args.PrivateIP
-	kasURL := fmt.Sprintf("grpc://%s:%d", args.PrivateIP, cloudinit.DefaultKASPort)
-	userData := pulumi.All(rootPassword, adminToken).ApplyT(func(v []any) (string, error) {
-		return cloudinit.Render(cloudinit.GitLab{
-			ExternalURL:  url,
+	serverName := args.Prefix + "-gitlab"
+	internalDNSName := pulumi.Sprintf("%s.%s.internal", serverName, args.PrivateNetworkName)
+	web, kas := endpoints(args.PrivateIP, args.TLS)
+
+	// Without TLS the certificate fields stay empty strings, so one code path renders both.
+	tlsFiles := pulumi.ToSecret(pulumi.ToStringArray([]string{"", "", ""})).(pulumi.StringArrayOutput)
+	caCert := pulumi.String("").ToStringOutput()
+	if args.TLS {
+		certs, err := newGitLabCertificates(ctx, name, args.Prefix, args.PrivateIP, internalDNSName, parent)
+		if err != nil {
+			return nil, fmt.Errorf("gitlab host %q: %w", name, err)
+		}
+		caCert = certs.CACert
+		tlsFiles = pulumi.ToSecret(pulumi.StringArray{certs.CACert, certs.Cert, certs.Key}).(pulumi.StringArrayOutput)
+	}
+	userData := pulumi.All(rootPassword, adminToken, tlsFiles).ApplyT(func(v []any) (string, error) {
+		g := cloudinit.GitLab{
+			ExternalURL:  web.url,
 			PrivateIP:    args.PrivateIP,
 			NetworkCIDR:  args.CIDR,
 			KASPort:      cloudinit.DefaultKASPort,
-			KASURL:       kasURL,
+			KASURL:       kas,
 			Package:      args.Package,
 			Version:      args.Version,
 			RootPassword: v[0].(string),
 			AdminToken:   v[1].(string),
-		})
+		}
+		if files := v[2].([]string); args.TLS {
+			g.TLS = &cloudinit.TLS{CACert: files[0], Cert: files[1], Key: files[2]}
+		}
+		return cloudinit.Render(g)
 	}).(pulumi.StringOutput)
 
-	serverName := args.Prefix + "-gitlab"
 	server, err := instance.NewServer(ctx, name+"-server", &instance.ServerArgs{
 		Name:            pulumi.String(serverName),
 		Zone:            pulumi.String(args.Zone),
@@ -173,8 +193,9 @@ func NewGitLabHost(ctx *pulumi.Context, name string, args *GitLabHostArgs, opts 
 		BastionUser: pulumi.String(BastionUser),
 		PrivateKey:  args.AutomationPrivateKey,
 		TargetHost:  pulumi.String(args.PrivateIP),
-		TargetPort:  pulumi.Int(80),
-		Scheme:      pulumi.String("http"),
+		TargetPort:  pulumi.Int(web.port),
+		Scheme:      pulumi.String(web.scheme),
+		CaCert:      caCert,
 		Timeout:     pulumi.String(timeout),
 		InstanceId:  server.ID(),
 	}, parent,
@@ -186,10 +207,11 @@ func NewGitLabHost(ctx *pulumi.Context, name string, args *GitLabHostArgs, opts 
 
 	comp.ServerID = server.ID().ToStringOutput()
 	comp.PrivateIP = pulumi.String(args.PrivateIP).ToStringOutput()
-	comp.InternalDNSName = pulumi.Sprintf("%s.%s.internal", serverName, args.PrivateNetworkName)
+	comp.InternalDNSName = internalDNSName
 	comp.ReadyAt = ready.ReadyAt
-	comp.URL = after(pulumi.String(url), ready.ReadyAt)
-	comp.KASAddress = after(pulumi.String(kasURL), ready.ReadyAt)
+	comp.CACert = caCert
+	comp.URL = after(pulumi.String(web.url), ready.ReadyAt)
+	comp.KASAddress = after(pulumi.String(kas), ready.ReadyAt)
 	comp.AdminToken = pulumi.ToSecret(after(adminToken, ready.ReadyAt)).(pulumi.StringOutput)
 	comp.RootPassword = pulumi.ToSecret(rootPassword).(pulumi.StringOutput)
 	comp.SSHCommand = pulumi.Sprintf("ssh -J %s@%s:%d root@%s", BastionUser, args.BastionHost, args.BastionPort, comp.InternalDNSName)
@@ -204,8 +226,23 @@ func NewGitLabHost(ctx *pulumi.Context, name string, args *GitLabHostArgs, opts 
 		"rootPassword":    comp.RootPassword,
 		"sshCommand":      comp.SSHCommand,
 		"readyAt":         comp.ReadyAt,
+		"caCert":          comp.CACert,
 	}); err != nil {
 		return nil, err
 	}
 	return comp, nil
+}
+
+// webEndpoint is how GitLab's web UI is reached on the private network.
+type webEndpoint struct {
+	url, scheme string
+	port        int
+}
+
+// endpoints returns GitLab's web endpoint and KAS URL for the address, with or without TLS.
+func endpoints(ip string, tls bool) (webEndpoint, string) {
+	if tls {
+		return webEndpoint{url: "https://" + ip, scheme: "https", port: 443}, fmt.Sprintf("grpcs://%s:%d", ip, cloudinit.DefaultKASPort)
+	}
+	return webEndpoint{url: "http://" + ip, scheme: "http", port: 80}, fmt.Sprintf("grpc://%s:%d", ip, cloudinit.DefaultKASPort)
 }

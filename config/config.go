@@ -48,6 +48,9 @@ type GitLab struct {
 	// RootPassword is the initial root password (gitlabHost:rootPassword,
 	// a secret); generated when empty.
 	RootPassword string
+	// TLS serves GitLab's web UI over HTTPS and KAS over grpcs:// with a
+	// private CA (gitlabHost:tls). Off means plain http:// and grpc://.
+	TLS bool
 }
 
 // Kapsule configures the Kubernetes cluster.
@@ -81,6 +84,7 @@ func Defaults() Config {
 			Edition:      "ce",
 			Version:      "18.5.1-ce.0",
 			DiskSizeGB:   50,
+			TLS:          true,
 		},
 		Kapsule: Kapsule{
 			Version:  "1.34.1",

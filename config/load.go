@@ -32,6 +32,7 @@ func Load(ctx *pulumi.Context) (*Config, error) {
 	r.str("gitlabHost", "privateIp", &c.GitLab.PrivateIP)
 	r.integer("gitlabHost", "diskSizeGb", &c.GitLab.DiskSizeGB)
 	r.str("gitlabHost", "rootPassword", &c.GitLab.RootPassword)
+	r.boolean("gitlabHost", "tls", &c.GitLab.TLS)
 
 	r.str("kapsule", "version", &c.Kapsule.Version)
 	r.str("kapsule", "cni", &c.Kapsule.CNI)
@@ -70,6 +71,19 @@ func (r *reader) integer(ns, key string, dst *int) {
 	v, err := cfg.TryInt(key)
 	if err != nil {
 		r.errs = append(r.errs, fmt.Errorf("%s:%s must be a whole number: %w", ns, key, err))
+		return
+	}
+	*dst = v
+}
+
+func (r *reader) boolean(ns, key string, dst *bool) {
+	cfg := pconfig.New(r.ctx, ns)
+	if _, err := cfg.Try(key); err != nil {
+		return
+	}
+	v, err := cfg.TryBool(key)
+	if err != nil {
+		r.errs = append(r.errs, fmt.Errorf("%s:%s must be true or false: %w", ns, key, err))
 		return
 	}
 	*dst = v

@@ -44,6 +44,9 @@ func Build(ctx *pulumi.Context) (pulumi.Map, error) {
 		_ = ctx.Log.Warn("network:allowedIpRanges admits the whole internet to the SSH bastion (key authentication only): set it to your operators' and this program's ranges", &pulumi.LogArgs{Resource: net})
 	}
 
+	if !cfg.GitLab.TLS {
+		_ = ctx.Log.Warn("gitlabHost:tls is false: GitLab's web UI, API and KAS speak plain http:// and grpc:// on the private network, tokens included", nil)
+	}
 	var rootPassword pulumi.StringInput
 	if cfg.GitLab.RootPassword != "" {
 		rootPassword = pulumi.ToSecret(pulumi.String(cfg.GitLab.RootPassword)).(pulumi.StringOutput)
@@ -66,6 +69,7 @@ func Build(ctx *pulumi.Context) (pulumi.Map, error) {
 		BastionPort:          cfg.Network.BastionPort,
 		AutomationPrivateKey: net.AutomationPrivateKey,
 		RootPassword:         rootPassword,
+		TLS:                  cfg.GitLab.TLS,
 	})
 	if err != nil {
 		return nil, err
@@ -93,6 +97,7 @@ func Build(ctx *pulumi.Context) (pulumi.Map, error) {
 		"gitlabInternalDnsName": gitlab.InternalDNSName,
 		"gitlabRootPassword":    gitlab.RootPassword,
 		"kasAddress":            gitlab.KASAddress,
+		"gitlabCaCert":          gitlab.CACert,
 		"bastion":               net.Bastion,
 		"gatewayIp":             net.GatewayIP,
 		"privateNetworkId":      net.PrivateNetworkID,

@@ -94,9 +94,17 @@ func TestProgramCreatesTheExpectedResources(t *testing.T) {
 	}{
 		{"defaults", nil, map[string]int{
 			"scaleway:iam/sshKey:SshKey": 1, "scaleway:kubernetes/acl:Acl": 0, "random:index/randomPassword:RandomPassword": 2,
+			"tls:index/privateKey:PrivateKey": 3, "tls:index/selfSignedCert:SelfSignedCert": 1,
+			"tls:index/certRequest:CertRequest": 1, "tls:index/locallySignedCert:LocallySignedCert": 1,
 		}},
 		{"every option", fullConfig(), map[string]int{
 			"scaleway:iam/sshKey:SshKey": 2, "scaleway:kubernetes/acl:Acl": 1, "random:index/randomPassword:RandomPassword": 1,
+			"tls:index/privateKey:PrivateKey": 3, "tls:index/selfSignedCert:SelfSignedCert": 1,
+			"tls:index/certRequest:CertRequest": 1, "tls:index/locallySignedCert:LocallySignedCert": 1,
+		}},
+		{"without TLS", map[string]string{"gitlabHost:tls": "false"}, map[string]int{
+			"scaleway:iam/sshKey:SshKey": 1, "scaleway:kubernetes/acl:Acl": 0, "random:index/randomPassword:RandomPassword": 2,
+			"tls:index/privateKey:PrivateKey": 1,
 		}},
 	}
 	always := map[string]int{
@@ -164,8 +172,8 @@ func TestComponentsHandOutputsToEachOther(t *testing.T) {
 	assert.Equal(t, server.ID, str(t, ready, "instanceId"), "a replaced instance is waited for again")
 	assert.Equal(t, cluster.ID, str(t, pool, "clusterId"))
 
-	assert.Equal(t, "grpc://10.0.0.10:8150", r.outputs["kasAddress"].Value, "the KAS URL carries the reserved address")
-	assert.Equal(t, "http://10.0.0.10", r.outputs["gitlabUrl"].Value)
+	assert.Equal(t, "grpcs://10.0.0.10:8150", r.outputs["kasAddress"].Value, "the KAS URL carries the reserved address, over TLS")
+	assert.Equal(t, "https://10.0.0.10", r.outputs["gitlabUrl"].Value)
 	assert.Equal(t, "bastion@"+mockcloud.GatewayIP+":61000", r.outputs["bastion"].Value)
 	assert.Equal(t, "ssh -J bastion@"+mockcloud.GatewayIP+":61000 root@glk-dev-gitlab.glk-dev-pn.internal", r.outputs["sshCommand"].Value)
 }
@@ -316,4 +324,50 @@ func TestUnreadableConfigurationNamesTheKey(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "kapsule:size must be a whole number")
 	assert.Contains(t, err.Error(), "network:allowedIpRanges must be a list")
+}
+
+func TestTLSByDefault(t *testing.T) {
+	t.Parallel()
+	r := mustRun(t, nil)
+	c := r.cloud
+	ca := one(t, c, "tls:index/selfSignedCert:SelfSignedCert")
+	assert.True(t, ca.Inputs["isCaCertificate"].BoolValue())
+	csr := one(t, c, "tls:index/certRequest:CertRequest")
+	var ips, names []string
+	for _, v := range csr.Inputs["ipAddresses"].ArrayValue() {
+		ips = append(ips, v.StringValue())
+	}
+	for _, v := range csr.Inputs["dnsNames"].ArrayValue() {
+		names = append(names, v.StringValue())
+	}
+	assert.Equal(t, []string{"10.0.0.10", "127.0.0.1"}, ips, "the private address, and the tunnel's end")
+	assert.Equal(t, []string{"glk-dev-gitlab.glk-dev-pn.internal", "localhost"}, names)
+
+	ready := one(t, c, "gitlabwait:index:GitLabReady")
+	assert.Equal(t, "https", str(t, ready, "scheme"))
+	assert.Equal(t, 443.0, ready.Inputs["targetPort"].NumberValue())
+	caPEM := "mock-certificate-of-gitlab-ca"
+	assert.Equal(t, caPEM, str(t, ready, "caCert"), "readiness trusts the private CA")
+	assert.Equal(t, caPEM, r.outputs["gitlabCaCert"].Value)
+
+	server := one(t, c, "scaleway:instance/server:Server")
+	userData := str(t, server, "cloudInit")
+	assert.Contains(t, userData, "mock-pem-private-key-of-gitlab-tls-key", "the key reaches the host only in secret user-data")
+	assert.Contains(t, userData, "grpcs://10.0.0.10:8150")
+	for name, out := range r.outputs {
+		if !out.Secret {
+			assert.NotContains(t, fmt.Sprint(out.Value), "mock-pem-private-key", "plain output %s leaks a private key", name)
+		}
+	}
+}
+
+func TestPlainTransportWhenTLSIsOff(t *testing.T) {
+	t.Parallel()
+	r := mustRun(t, map[string]string{"gitlabHost:tls": "false"})
+	assert.Equal(t, "grpc://10.0.0.10:8150", r.outputs["kasAddress"].Value)
+	assert.Equal(t, "http://10.0.0.10", r.outputs["gitlabUrl"].Value)
+	assert.Equal(t, "", r.outputs["gitlabCaCert"].Value)
+	ready := one(t, r.cloud, "gitlabwait:index:GitLabReady")
+	assert.Equal(t, "http", str(t, ready, "scheme"))
+	assert.Equal(t, 80.0, ready.Inputs["targetPort"].NumberValue())
 }

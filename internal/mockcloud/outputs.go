@@ -23,6 +23,13 @@ func outputsFor(args pulumi.MockResourceArgs) (resource.PropertyMap, error) {
 	case args.TypeToken == "tls:index/privateKey:PrivateKey":
 		set("publicKeyOpenssh", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMockMockMockMockMockMockMockMockMockMockMo mock")
 		out["privateKeyOpenssh"] = resource.MakeSecret(resource.NewStringProperty("mock-openssh-private-key-of-" + args.Name))
+		out["privateKeyPem"] = resource.MakeSecret(resource.NewStringProperty("mock-pem-private-key-of-" + args.Name))
+	case args.TypeToken == "tls:index/selfSignedCert:SelfSignedCert":
+		set("certPem", "mock-certificate-of-"+args.Name)
+	case args.TypeToken == "tls:index/certRequest:CertRequest":
+		set("certRequestPem", "mock-csr-of-"+args.Name)
+	case args.TypeToken == "tls:index/locallySignedCert:LocallySignedCert":
+		set("certPem", "mock-certificate-of-"+args.Name)
 	case args.TypeToken == "random:index/randomPassword:RandomPassword":
 		n := int(args.Inputs["length"].NumberValue())
 		out["result"] = resource.MakeSecret(resource.NewStringProperty(strings.Repeat("x", n)))

@@ -18,15 +18,16 @@ import (
 func userData(t *testing.T) string {
 	t.Helper()
 	out, err := cloudinit.Render(cloudinit.GitLab{
-		ExternalURL:  "http://10.0.0.10",
+		ExternalURL:  "https://10.0.0.10",
 		PrivateIP:    "10.0.0.10",
 		NetworkCIDR:  "10.0.0.0/24",
 		KASPort:      cloudinit.DefaultKASPort,
-		KASURL:       "grpc://10.0.0.10:8150",
+		KASURL:       "grpcs://10.0.0.10:8150",
 		Package:      "gitlab-ce",
 		Version:      "18.5.1-ce.0",
 		RootPassword: `pa'ss "word" $(x) \n`,
 		AdminToken:   "glk-0123456789abcdefghijklmnopqrstuvwxyz0123",
+		TLS:          &cloudinit.TLS{CACert: "ca\ncert\n", Cert: "server\ncert\n", Key: "server\nkey\n"},
 	})
 	require.NoError(t, err)
 	return out
