@@ -198,6 +198,8 @@ func NewGitLabHost(ctx *pulumi.Context, name string, args *GitLabHostArgs, opts 
 		CaCert:      caCert,
 		Timeout:     pulumi.String(timeout),
 		InstanceId:  server.ID(),
+		// Ready means the automation token works too: what runs next needs it.
+		Token: adminToken,
 	}, parent,
 		// GitLab is reachable on its address only once the NIC is attached.
 		pulumi.DependsOn([]pulumi.Resource{nic}))

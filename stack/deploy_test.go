@@ -280,6 +280,8 @@ func TestSecretsStaySecret(t *testing.T) {
 	assert.Contains(t, str(t, server, "cloudInit"), "GITLAB_ROOT_PASSWORD='"+rootPassword+"'", "the configured password reaches the host")
 	ready := one(t, c, "gitlabwait:index:GitLabReady")
 	assert.True(t, ready.Inputs["privateKey"].IsSecret(), "the bastion key is a secret")
+	require.True(t, ready.Inputs["token"].IsSecret(), "the automation token is a secret")
+	assert.Contains(t, userDataOf(t, c), "GITLAB_ADMIN_TOKEN='"+str(t, ready, "token")+"'", "readiness checks the very token the host installs")
 
 	for _, name := range []string{"kubeconfig", "gitlabRootPassword"} {
 		assert.True(t, r.outputs[name].Secret, "output %s must be secret", name)
@@ -370,4 +372,9 @@ func TestPlainTransportWhenTLSIsOff(t *testing.T) {
 	ready := one(t, r.cloud, "gitlabwait:index:GitLabReady")
 	assert.Equal(t, "http", str(t, ready, "scheme"))
 	assert.Equal(t, 80.0, ready.Inputs["targetPort"].NumberValue())
+}
+
+func userDataOf(t *testing.T, c *mockcloud.Cloud) string {
+	t.Helper()
+	return str(t, one(t, c, "scaleway:instance/server:Server"), "cloudInit")
 }

@@ -51,6 +51,9 @@ type GitLabReadyArgs struct {
 	// InstanceId is the GitLab instance's id: a replaced instance keeps its reserved
 	// address, so the id, not the address, says that GitLab must be waited for again.
 	InstanceId pulumi.StringPtrInput
+	// Token is a personal access token that must work (GET /api/v4/version)
+	// before GitLab counts as ready. Always sent as a secret.
+	Token pulumi.StringPtrInput
 }
 
 type gitLabReadyArgs struct {
@@ -67,6 +70,7 @@ type gitLabReadyArgs struct {
 	Timeout            *string `pulumi:"timeout"`
 	PollInterval       *string `pulumi:"pollInterval"`
 	InstanceId         *string `pulumi:"instanceId"`
+	Token              *string `pulumi:"token"`
 }
 
 // ElementType ties the input struct to its plain shape for the SDK's marshaller.
@@ -81,6 +85,9 @@ func NewGitLabReady(ctx *pulumi.Context, name string, args *GitLabReadyArgs, opt
 	}
 	if args.PrivateKey != nil {
 		args.PrivateKey = pulumi.ToSecret(args.PrivateKey).(pulumi.StringOutput)
+	}
+	if args.Token != nil {
+		args.Token = pulumi.ToSecret(args.Token).(pulumi.StringPtrInput)
 	}
 	var res GitLabReady
 	if err := ctx.RegisterResource(GitLabReadyType, name, args, &res, opts...); err != nil {

@@ -1,0 +1,55 @@
+package provider
+
+import (
+	"context"
+	"os"
+	"strconv"
+
+	p "github.com/pulumi/pulumi-go-provider"
+	"github.com/pulumi/pulumi-go-provider/infer"
+)
+
+// Name is the provider's package name: the plugin is pulumi-resource-gitlabwait.
+const Name = "gitlabwait"
+
+// Version is the provider's version, reported to the engine.
+const Version = "0.1.0"
+
+// RecheckEnv names the environment variable that makes Read (pulumi refresh)
+// probe GitLab again; unset, Read returns the recorded state without dialing.
+const RecheckEnv = "GITLABWAIT_RECHECK"
+
+// Options are the provider's seams. The zero value is what the plugin uses:
+// real TCP and SSH, the wall clock, jittered backoff and RecheckEnv.
+type Options struct {
+	// Waiter dials the bastion and polls GitLab; nil means &Waiter{}.
+	Waiter *Waiter
+	// Recheck reports whether Read should probe GitLab; nil reads RecheckEnv.
+	Recheck func(ctx context.Context) bool
+}
+
+// Provider returns the gitlabwait provider as the plugin serves it.
+func Provider() (p.Provider, error) {
+	return New(Options{})
+}
+
+// New returns the gitlabwait provider with the given seams, for tests.
+func New(opts Options) (p.Provider, error) {
+	if opts.Waiter == nil {
+		opts.Waiter = &Waiter{}
+	}
+	if opts.Recheck == nil {
+		opts.Recheck = recheckFromEnv
+	}
+	return infer.NewProviderBuilder().
+		WithNamespace("gitlab-kapsule").
+		WithDisplayName("GitLab readiness").
+		WithDescription("Waits, through a Scaleway Public Gateway SSH bastion, until a private GitLab is ready.").
+		WithResources(infer.Resource(&GitLabReady{opts: opts})).
+		Build()
+}
+
+func recheckFromEnv(context.Context) bool {
+	v, err := strconv.ParseBool(os.Getenv(RecheckEnv))
+	return err == nil && v
+}
