@@ -173,7 +173,9 @@ func NewNetwork(ctx *pulumi.Context, name string, args *NetworkArgs, opts ...pul
 	}
 
 	comp.PrivateNetworkID = pn.ID().ToStringOutput()
-	comp.PrivateNetworkName = pn.Name
+	// The name is ours: known at once, so GitLab's certificate (whose SAN is the
+	// internal DNS name) and so the server need not wait for the network.
+	comp.PrivateNetworkName = pulumi.String(pnName).ToStringOutput()
 	comp.CIDR = pulumi.String(args.CIDR).ToStringOutput()
 	comp.GatewayIP = gwIP.Address
 	comp.BastionPort = pulumi.Int(args.BastionPort).ToIntOutput()

@@ -1,0 +1,120 @@
+package bench_test
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"io"
+	"math/big"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gitlab-kapsule/gitlab-kapsule/bench/sim"
+	"github.com/gitlab-kapsule/gitlab-kapsule/cloudinit"
+	"github.com/gitlab-kapsule/gitlab-kapsule/internal/mockcloud"
+	"github.com/gitlab-kapsule/gitlab-kapsule/internal/offline"
+	"github.com/gitlab-kapsule/gitlab-kapsule/stack"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+func build(ctx *pulumi.Context) error {
+	_, err := stack.Build(ctx)
+	return err
+}
+
+// BenchmarkProgramUnderMocks is one whole evaluation of the program, every
+// registration answered by mockcloud: what `plan`, the unit tests and the
+// first seconds of a real `up` spend in the program itself.
+func BenchmarkProgramUnderMocks(b *testing.B) {
+	b.ReportAllocs()
+	n := 0
+	for b.Loop() {
+		cloud, err := mockcloud.Run("dev", nil, nil, build)
+		if err != nil {
+			b.Fatal(err)
+		}
+		n = len(cloud.Resources())
+	}
+	if n == 0 {
+		b.Fatal("the program registered nothing")
+	}
+	b.ReportMetric(float64(n), "resources")
+}
+
+// BenchmarkRenderUserData renders the GitLab host's user-data with TLS, the
+// default, from certificate and key PEMs of realistic size.
+func BenchmarkRenderUserData(b *testing.B) {
+	ca, cert, key := samplePEMs(b)
+	g := cloudinit.GitLab{
+		ExternalURL: "https://10.0.0.10", PrivateIP: "10.0.0.10", NetworkCIDR: "10.0.0.0/24",
+		KASPort: cloudinit.DefaultKASPort, KASURL: "grpcs://10.0.0.10:8150",
+		Package: "gitlab-ce", Version: "18.5.1-ce.0",
+		RootPassword: strings.Repeat("p", 32), AdminToken: "glk-" + strings.Repeat("t", 40),
+		TLS: &cloudinit.TLS{CACert: ca, Cert: cert, Key: key},
+	}
+	b.ReportAllocs()
+	size := 0
+	for b.Loop() {
+		out, err := cloudinit.Render(g)
+		if err != nil {
+			b.Fatal(err)
+		}
+		size = len(out)
+	}
+	b.ReportMetric(float64(size), "bytes")
+}
+
+// BenchmarkOfflinePlan is `gitlab-kapsule plan` minus process start: read
+// Pulumi.dev.yaml, run the program under mocks, print the tree.
+func BenchmarkOfflinePlan(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := offline.Plan(io.Discard, "..", "dev", stack.Deploy); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkSimulate is the simulator over the recorded program: the
+// scheduling, the requirement table and the report, not the recording.
+func BenchmarkSimulate(b *testing.B) {
+	rs, err := sim.Record("dev", nil, nil, build)
+	if err != nil {
+		b.Fatal(err)
+	}
+	m := sim.DefaultModel()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := m.Simulate(rs); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// samplePEMs makes a throwaway CA certificate, a certificate and an ECDSA
+// key, so the user-data carries what the program really puts there.
+func samplePEMs(b *testing.B) (ca, cert, key string) {
+	b.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		b.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "glk-dev private CA"},
+		NotBefore: time.Now(), NotAfter: time.Now().Add(time.Hour), IsCA: true, BasicConstraintsValid: true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
+	if err != nil {
+		b.Fatal(err)
+	}
+	kder, err := x509.MarshalECPrivateKey(k)
+	if err != nil {
+		b.Fatal(err)
+	}
+	c := string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
+	return c, c, string(pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}))
+}

@@ -1,0 +1,137 @@
+package sim
+
+import "time"
+
+// Type tokens the tables below name.
+const (
+	typeTLSKey         = "tls:index/privateKey:PrivateKey"
+	typeRandomPassword = "random:index/randomPassword:RandomPassword"
+	typeSSHKey         = "scaleway:iam/sshKey:SshKey"
+	typeVPC            = "scaleway:network/vpc:Vpc"
+	typePN             = "scaleway:network/privateNetwork:PrivateNetwork"
+	typeIPAMIP         = "scaleway:ipam/ip:Ip"
+	typeGatewayIP      = "scaleway:network/publicGatewayIp:PublicGatewayIp"
+	typeGateway        = "scaleway:network/publicGateway:PublicGateway"
+	typeGatewayNetwork = "scaleway:network/gatewayNetwork:GatewayNetwork"
+	typeSecurityGroup  = "scaleway:instance/securityGroup:SecurityGroup"
+	typeServer         = "scaleway:instance/server:Server"
+	typePrivateNIC     = "scaleway:instance/privateNic:PrivateNic"
+	typeGitLabReady    = "gitlabwait:index:GitLabReady"
+	typeCluster        = "scaleway:kubernetes/cluster:Cluster"
+	typePool           = "scaleway:kubernetes/pool:Pool"
+	typeACL            = "scaleway:kubernetes/acl:Acl"
+	typeK8sProvider    = "pulumi:providers:kubernetes"
+	typeGitLabProvider = "pulumi:providers:gitlab"
+	typeNamespace      = "kubernetes:core/v1:Namespace"
+	typeSelfSignedCert = "tls:index/selfSignedCert:SelfSignedCert"
+	typeCertRequest    = "tls:index/certRequest:CertRequest"
+	typeSignedCert     = "tls:index/locallySignedCert:LocallySignedCert"
+)
+
+// DefaultLatencies is the latency table of docs/performance.md. Observed
+// figures come from /work/shared/FACTS.md ("Scaleway", single recorded runs in
+// terraform-provider-scaleway cassettes); the rest are estimates, marked so.
+func DefaultLatencies() Latencies {
+	const s = time.Second
+	return Latencies{ByType: map[string]time.Duration{
+		// Computed inside the provider plugin, no API call.
+		"tls:*":              0,
+		"random:*":           0,
+		"pulumi:providers:*": 0,
+		// One API call each (estimate).
+		typeSSHKey:        2 * s,
+		typeVPC:           2 * s,
+		typePN:            2 * s,
+		typeIPAMIP:        2 * s,
+		typeGatewayIP:     2 * s,
+		typeSecurityGroup: 2 * s,
+		typeACL:           2 * s,
+		// Observed 5–11 s (FACTS).
+		typeGateway: 10 * s,
+		// Observed 11–12 s (FACTS).
+		typeGatewayNetwork: 12 * s,
+		// Create and boot to running (estimate: FACTS has "running in
+		// seconds", OS boot not captured).
+		typeServer: 60 * s,
+		// Hot-plug and IPAM attach (estimate).
+		typePrivateNIC: 10 * s,
+		// Omnibus download, install and first reconfigure, counted from when
+		// server, NIC and route exist (estimate: FACTS "several minutes, a
+		// 300 s timeout is known to be too short"; README "6 to 10 minutes").
+		typeGitLabReady: 6 * time.Minute,
+		// Control plane (estimate, conservative: FACTS has the cluster ready
+		// 75–90 s after its first pool is created).
+		typeCluster: 5 * time.Minute,
+		// Private-only pool: observed 4–11 min (FACTS); the low end.
+		typePool: 4 * time.Minute,
+		// Later components (estimates): GitLab API calls, Kubernetes objects,
+		// Helm releases that wait for their pods, the agent's first connection.
+		"gitlab:*":                        2 * s,
+		"kubernetes:*":                    2 * s,
+		"kubernetes:apps/v1:Deployment":   30 * s,
+		"kubernetes:helm.sh/v3:Release":   30 * s,
+		"kubernetes:helm.sh/v4:Chart":     30 * s,
+		"gitlabwait:index:AgentConnected": 30 * s,
+	}}
+}
+
+// DefaultRequirements is the table of real ordering constraints: what a
+// resource cannot be created without, because it takes another's output as
+// data the cloud needs, or because the cloud misbehaves otherwise (sources
+// in FACTS.md). The ideal deployment honours these and nothing else.
+func DefaultRequirements() []Requirement {
+	return []Requirement{
+		// Roots: created from configuration alone.
+		{Type: typeTLSKey, Why: "generated from configuration"},
+		{Type: typeRandomPassword, Why: "generated from configuration"},
+		{Type: typeVPC, Why: "created from configuration"},
+		{Type: typeGatewayIP, Why: "created from configuration"},
+		{Type: typeSecurityGroup, Why: "created from configuration (its rules are literals)"},
+
+		{Type: typeSelfSignedCert, Needs: typeTLSKey, Must: true, Why: "the CA certificate is signed with the CA key (PrivateKeyPem)"},
+		{Type: typeCertRequest, Needs: typeTLSKey, Must: true, Why: "the request is signed with GitLab's key (PrivateKeyPem)"},
+		{Type: typeSignedCert, Needs: typeCertRequest, Must: true, Why: "the CA signs GitLab's request (CertRequestPem)"},
+		{Type: typeSignedCert, Needs: typeSelfSignedCert, Must: true, Why: "with the CA certificate (CaCertPem)"},
+		{Type: typeSignedCert, Needs: typeTLSKey, Must: true, Why: "and the CA key (CaPrivateKeyPem)"},
+		{Type: typeSSHKey, Needs: typeTLSKey, Why: "the program's key registers the generated public key (the operator's key needs nothing)"},
+		{Type: typePN, Needs: typeVPC, Must: true, Why: "a private network is created in its VPC (VpcId)"},
+		{Type: typeIPAMIP, Needs: typePN, Must: true, Why: "the address is reserved in the private network's subnet (Sources.PrivateNetworkId)"},
+		{Type: typeGateway, Needs: typeGatewayIP, Must: true, Why: "the gateway takes its reserved public address (IpId)"},
+		{Type: typeGateway, Needs: typeSSHKey, Must: true, Why: "the bastion copies the project's SSH keys only when enabled or refreshed (FACTS: Public Gateways)"},
+		{Type: typeGatewayNetwork, Needs: typeGateway, Must: true, Why: "attaches the gateway (GatewayId)"},
+		{Type: typeGatewayNetwork, Needs: typePN, Must: true, Why: "to the private network (PrivateNetworkId)"},
+		{Type: typeGatewayNetwork, Needs: typeIPAMIP, Must: true, Why: "the gateway takes a private address by IPAM: GitLab's must be reserved first (terraform-provider-scaleway docs/resources/ipam_ip.md)"},
+		{Type: typeServer, Needs: typeSecurityGroup, Must: true, Why: "the instance joins its security group (SecurityGroupId)"},
+		{Type: typeServer, Needs: typeRandomPassword, Why: "the user-data carries the root password and the automation token"},
+		{Type: typeServer, Needs: typeSignedCert, Why: "with TLS, the user-data carries GitLab's certificate"},
+		{Type: typeServer, Needs: typeSelfSignedCert, Why: "the CA certificate, which GitLab trusts"},
+		{Type: typeServer, Needs: typeTLSKey, Why: "and GitLab's private key"},
+		{Type: typePrivateNIC, Needs: typeServer, Must: true, Why: "the NIC is plugged into the instance (ServerId)"},
+		{Type: typePrivateNIC, Needs: typePN, Must: true, Why: "on the private network (PrivateNetworkId)"},
+		{Type: typePrivateNIC, Needs: typeIPAMIP, Must: true, Why: "with the reserved address (IpamIpIds)"},
+		{Type: typeGitLabReady, Needs: typeServer, Must: true, Why: "waits for this instance (InstanceId: a replaced instance is waited for again)"},
+		{Type: typeGitLabReady, Needs: typePrivateNIC, Must: true, Why: "GitLab answers on its private address only once the NIC is attached"},
+		{Type: typeGitLabReady, Needs: typeGatewayNetwork, Must: true, Why: "the check goes through the bastion, which reaches the private network only once attached; the first boot also needs its route out"},
+		{Type: typeGitLabReady, Needs: typeGatewayIP, Why: "the bastion's address (BastionHost)"},
+		{Type: typeGitLabReady, Needs: typeTLSKey, Why: "the program's key authenticates to the bastion (PrivateKey)"},
+		{Type: typeGitLabReady, Needs: typeSelfSignedCert, Why: "with TLS, the check trusts the private CA (CaCert)"},
+		{Type: typeGitLabReady, Needs: typeRandomPassword, Why: "ready includes the automation token working (Token)"},
+		{Type: typeCluster, Needs: typePN, Must: true, Why: "new Kapsule clusters must join a private network (PrivateNetworkId)"},
+		{Type: typePool, Needs: typeCluster, Must: true, Why: "the pool belongs to the cluster (ClusterId)"},
+		{Type: typePool, Needs: typeGatewayNetwork, Must: true, Why: "private-only nodes need the gateway's NAT and pushed default route (FACTS; terraform-provider-scaleway pool_test.go TestAccPool_PublicIPDisabled)"},
+		{Type: typeACL, Needs: typeCluster, Must: true, Why: "the access list belongs to the cluster (ClusterId)"},
+		{Type: typeACL, Needs: typeGatewayIP, Why: "it admits the gateway's NAT address"},
+		{Type: typeK8sProvider, Needs: typeCluster, Must: true, Why: "built from the cluster's kubeconfig"},
+		{Type: "kubernetes:*", Needs: typeK8sProvider, Must: true, Why: "Kubernetes objects go into the Kapsule cluster through the provider Kapsule builds, never an ambient kubeconfig"},
+		{Type: typeNamespace, Why: "a namespace needs nothing but the cluster's provider: it must not wait for GitLab"},
+		{Type: typeGitLabProvider, Needs: typeGitLabReady, Must: true, Why: "GitLab's API answers only once GitLab is ready"},
+		{Type: "gitlab:*", Needs: typeGitLabProvider, Must: true, Why: "GitLab objects go through the provider built from GitLabHost's outputs"},
+	}
+}
+
+// DefaultModel is the model docs/performance.md reports: the default tables,
+// and the Pulumi CLI's default parallelism on a 2-CPU machine (v3.274.1:
+// 4 × GOMAXPROCS, pulumi/pulumi#14989).
+func DefaultModel() Model {
+	return Model{Latencies: DefaultLatencies(), Requirements: DefaultRequirements(), Parallel: 8}
+}
