@@ -15,6 +15,7 @@ type Config struct {
 	Network Network
 	GitLab  GitLab
 	Kapsule Kapsule
+	Agent   Agent
 }
 
 // Network configures the private network and its Public Gateway.
@@ -68,6 +69,28 @@ type Kapsule struct {
 	APIAllowedCIDRs []string
 }
 
+// Agent configures the GitLab agent for Kubernetes: its registration in
+// GitLab, its installation in the cluster and how the program reaches
+// GitLab's API.
+type Agent struct {
+	// Name is the agent's name in GitLab (agent:name): a DNS label.
+	Name string
+	// Namespaces are the namespaces the agent may deploy to
+	// (agent:namespaces); it gets a Role in each and nothing cluster-wide.
+	Namespaces []string
+	// ClusterAdmin binds the agent to cluster-admin (agent:clusterAdmin),
+	// the upstream chart's default; off by default, with a warning when on.
+	ClusterAdmin bool
+	// ChartVersion pins the gitlab-agent Helm chart (agent:chartVersion).
+	ChartVersion string
+	// ImageTag pins the agentk image (agent:imageTag), e.g. "v18.5.1".
+	ImageTag string
+	// TunnelPort is the fixed loopback port of the program's SSH tunnel to
+	// GitLab's HTTPS port (agent:tunnelPort); the GitLab provider's base URL
+	// points at it, so it must stay the same from run to run.
+	TunnelPort int
+}
+
 // Defaults returns the configuration a stack gets for every key it leaves unset.
 func Defaults() Config {
 	return Config{
@@ -91,6 +114,13 @@ func Defaults() Config {
 			CNI:      "cilium",
 			NodeType: "PRO2-XXS",
 			Size:     2,
+		},
+		Agent: Agent{
+			Name:         "kapsule",
+			Namespaces:   []string{"gitops-demo"},
+			ChartVersion: "2.12.2",
+			ImageTag:     "v18.5.1",
+			TunnelPort:   18443,
 		},
 	}
 }

@@ -40,6 +40,13 @@ func Load(ctx *pulumi.Context) (*Config, error) {
 	r.integer("kapsule", "size", &c.Kapsule.Size)
 	r.list("kapsule", "apiAllowedCidrs", &c.Kapsule.APIAllowedCIDRs)
 
+	r.str("agent", "name", &c.Agent.Name)
+	r.list("agent", "namespaces", &c.Agent.Namespaces)
+	r.boolean("agent", "clusterAdmin", &c.Agent.ClusterAdmin)
+	r.str("agent", "chartVersion", &c.Agent.ChartVersion)
+	r.str("agent", "imageTag", &c.Agent.ImageTag)
+	r.integer("agent", "tunnelPort", &c.Agent.TunnelPort)
+
 	if err := errors.Join(r.errs...); err != nil {
 		return nil, fmt.Errorf("configuration of stack %q:\n%w", ctx.Stack(), err)
 	}

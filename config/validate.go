@@ -101,6 +101,7 @@ func (c *Config) Validate() error {
 	if pn.IsValid() {
 		errs = append(errs, c.checkCapacity(pn)...)
 	}
+	errs = append(errs, c.validateAgent()...)
 	return errors.Join(errs...)
 }
 

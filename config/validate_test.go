@@ -1,6 +1,7 @@
 package config
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -50,6 +51,18 @@ func TestValidateNamesKeyAndFix(t *testing.T) {
 		{"bastion port", func(c *Config) { c.Network.BastionPort = 22 }, []string{"network:bastionPort", "1024 to 59999"}},
 		{"bastion ranges empty", func(c *Config) { c.Network.AllowedIPRanges = nil }, []string{"network:allowedIpRanges", "empty"}},
 		{"bastion range", func(c *Config) { c.Network.AllowedIPRanges = []string{"everyone"} }, []string{"network:allowedIpRanges[0]"}},
+		{"agent name", func(c *Config) { c.Agent.Name = "My_Agent" }, []string{"agent:name", "lowercase"}},
+		{"agent name too long", func(c *Config) { c.Agent.Name = strings.Repeat("a", 64) }, []string{"agent:name", "63"}},
+		{"agent namespaces empty", func(c *Config) { c.Agent.Namespaces = nil }, []string{"agent:namespaces", "empty"}},
+		{"agent namespace name", func(c *Config) { c.Agent.Namespaces = []string{"Demo"} }, []string{"agent:namespaces[0]", "namespace name"}},
+		{"agent system namespace", func(c *Config) { c.Agent.Namespaces = []string{"gitops-demo", "kube-system"} }, []string{"agent:namespaces[1]", "Kubernetes itself"}},
+		{"agent own namespace", func(c *Config) { c.Agent.Namespaces = []string{"gitlab-agent"} }, []string{"agent:namespaces[0]", "own namespace"}},
+		{"agent namespace twice", func(c *Config) { c.Agent.Namespaces = []string{"a", "a"} }, []string{"agent:namespaces[1]", "twice"}},
+		{"chart version", func(c *Config) { c.Agent.ChartVersion = "latest" }, []string{"agent:chartVersion", "pinned"}},
+		{"image tag format", func(c *Config) { c.Agent.ImageTag = "18.5.1" }, []string{"agent:imageTag", "v18.5.1"}},
+		{"image tag too old", func(c *Config) { c.Agent.ImageTag = "v17.11.0" }, []string{"agent:imageTag", "gitlabHost:version", "v18.5.x"}},
+		{"image tag too new", func(c *Config) { c.Agent.ImageTag = "v18.7.0" }, []string{"agent:imageTag", "one either side"}},
+		{"tunnel port", func(c *Config) { c.Agent.TunnelPort = 443 }, []string{"agent:tunnelPort", "1024 to 65535"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -74,7 +87,12 @@ func TestValidateAcceptsGoodValues(t *testing.T) {
 	c.GitLab.RootPassword = "correct horse battery"
 	c.GitLab.InstanceType = "DEV1-L"
 	c.Kapsule.APIAllowedCIDRs = []string{"198.51.100.0/24"}
+	c.Agent.Name = "prod-agent-1"
+	c.Agent.Namespaces = []string{"web", "jobs"}
+	c.Agent.ImageTag = "v18.4.2"
 	require.NoError(t, c.Validate())
+	c.Agent.Namespaces, c.Agent.ClusterAdmin = nil, true
+	require.NoError(t, c.Validate(), "a cluster-admin agent needs no namespace list")
 	assert.Equal(t, "192.168.10.10", c.GitLab.PrivateIP)
 }
 

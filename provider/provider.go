@@ -44,8 +44,8 @@ func New(opts Options) (p.Provider, error) {
 	return infer.NewProviderBuilder().
 		WithNamespace("gitlab-kapsule").
 		WithDisplayName("GitLab readiness").
-		WithDescription("Waits, through a Scaleway Public Gateway SSH bastion, until a private GitLab is ready.").
-		WithResources(infer.Resource(&GitLabReady{opts: opts})).
+		WithDescription("Waits, through a Scaleway Public Gateway SSH bastion, until a private GitLab is ready and its Kubernetes agent connected.").
+		WithResources(infer.Resource(&GitLabReady{opts: opts}), infer.Resource(&AgentConnected{opts: opts})).
 		Build()
 }
 

@@ -18,8 +18,8 @@ func Deploy(ctx *pulumi.Context) error {
 	return nil
 }
 
-// Build declares Network, then GitLabHost and Kapsule side by side on it, and
-// returns the stack outputs by name. Nothing is created when the
+// Build declares Network, then GitLabHost and Kapsule side by side on it,
+// then the Agent that joins them, and returns the stack outputs by name. Nothing is created when the
 // configuration is invalid.
 func Build(ctx *pulumi.Context) (pulumi.Map, error) {
 	cfg, err := config.Load(ctx)
@@ -91,7 +91,38 @@ func Build(ctx *pulumi.Context) (pulumi.Map, error) {
 		return nil, err
 	}
 
+	// The agent talks to GitLab (once it is ready) and to the cluster; it is
+	// the channel the whole stack exists for, and `up` succeeds only once
+	// GitLab lists it as connected.
+	agent, err := components.NewAgent(ctx, "agent", &components.AgentArgs{
+		Name:                 cfg.Agent.Name,
+		Namespaces:           cfg.Agent.Namespaces,
+		ClusterAdmin:         cfg.Agent.ClusterAdmin,
+		ChartVersion:         cfg.Agent.ChartVersion,
+		ImageTag:             cfg.Agent.ImageTag,
+		TunnelPort:           cfg.Agent.TunnelPort,
+		AgentNamespace:       config.AgentNamespace,
+		TLS:                  cfg.GitLab.TLS,
+		GitLabURL:            gitlab.URL,
+		PrivateIP:            gitlab.PrivateIP,
+		KASAddress:           gitlab.KASAddress,
+		CACert:               gitlab.CACert,
+		AdminToken:           gitlab.AdminToken,
+		BastionHost:          net.GatewayIP,
+		BastionPort:          cfg.Network.BastionPort,
+		AutomationPrivateKey: net.AutomationPrivateKey,
+		KubernetesProvider:   kapsule.Provider,
+		NodePoolID:           kapsule.NodePoolID,
+	})
+	if err != nil {
+		return nil, err
+	}
+
 	return pulumi.Map{
+		"agentName":             agent.AgentName,
+		"agentId":               agent.AgentID,
+		"agentConfigProjectUrl": agent.ConfigProjectURL,
+		"agentKubeContext":      agent.KubeContext,
 		"gitlabUrl":             gitlab.URL,
 		"gitlabPrivateIp":       gitlab.PrivateIP,
 		"gitlabInternalDnsName": gitlab.InternalDNSName,

@@ -123,6 +123,19 @@ func TestProgramCreatesTheExpectedResources(t *testing.T) {
 		"scaleway:kubernetes/cluster:Cluster":              1,
 		"scaleway:kubernetes/pool:Pool":                    1,
 		"pulumi:providers:kubernetes":                      1,
+		// The agent (components/agent.go): GitLab side, cluster side, the wait.
+		"gitlab-kapsule:index:Agent":                          1,
+		"pulumi:providers:gitlab":                             1,
+		"gitlab:index/project:Project":                        1,
+		"gitlab:index/repositoryFile:RepositoryFile":          1,
+		"gitlab:index/clusterAgent:ClusterAgent":              1,
+		"gitlab:index/clusterAgentToken:ClusterAgentToken":    1,
+		"kubernetes:core/v1:Namespace":                        2,
+		"kubernetes:core/v1:Secret":                           1,
+		"kubernetes:rbac.authorization.k8s.io/v1:Role":        2,
+		"kubernetes:rbac.authorization.k8s.io/v1:RoleBinding": 2,
+		"kubernetes:helm.sh/v3:Release":                       1,
+		"gitlabwait:index:AgentConnected":                     1,
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -8,6 +8,7 @@ package mockcloud
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
@@ -24,6 +25,9 @@ type Resource struct {
 	Dependencies []string
 	// Inputs are what the program sent, secrets still marked.
 	Inputs resource.PropertyMap
+	// Provider is the URN of the explicit provider the resource uses, or "";
+	// the engine deletes a resource before its provider.
+	Provider string
 	// Custom is false for component resources.
 	Custom bool
 	// URN is the resource's URN.
@@ -61,6 +65,12 @@ func (c *Cloud) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 		slices.Sort(r.Dependencies)
 		r.Dependencies = slices.Compact(r.Dependencies)
 		r.URN = c.urn(rpc.GetType(), rpc.GetName(), r.Parent)
+		// A provider reference is "URN::ID", and URNs contain "::" too.
+		if ref := rpc.GetProvider(); ref != "" {
+			if i := strings.LastIndex(ref, "::"); i > 0 {
+				r.Provider = ref[:i]
+			}
+		}
 	}
 	c.mu.Lock()
 	c.resources = append(c.resources, r)

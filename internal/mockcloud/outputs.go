@@ -12,6 +12,9 @@ import (
 // reserved for documentation, so it can never be anyone's real host).
 const GatewayIP = "203.0.113.10"
 
+// MockAgentToken is the agent token the mock ClusterAgentToken returns (secret).
+const MockAgentToken = "glagent-mock-agent-token"
+
 // outputsFor returns the inputs plus what the real provider would compute.
 func outputsFor(args pulumi.MockResourceArgs) (resource.PropertyMap, error) {
 	out := args.Inputs.Copy()
@@ -47,6 +50,22 @@ func outputsFor(args pulumi.MockResourceArgs) (resource.PropertyMap, error) {
 		set("readyAt", "2026-01-01T00:00:00Z")
 		set("version", "18.5.1")
 		set("bastionHostKeyFingerprint", "SHA256:mock")
+	case args.TypeToken == "gitlabwait:index:AgentConnected":
+		set("connectedAt", "2026-01-01T00:10:00Z")
+		set("connections", 2)
+		set("agentVersion", "v18.5.1")
+		set("bastionHostKeyFingerprint", "SHA256:mock")
+	case args.TypeToken == "gitlab:index/project:Project":
+		path := args.Inputs["path"].StringValue()
+		set("pathWithNamespace", "root/"+path)
+		set("webUrl", "https://10.0.0.10/root/"+path)
+		set("defaultBranch", "main")
+	case args.TypeToken == "gitlab:index/clusterAgent:ClusterAgent":
+		set("agentId", 42)
+	case args.TypeToken == "gitlab:index/clusterAgentToken:ClusterAgentToken":
+		set("tokenId", 7)
+		set("status", "active")
+		out["token"] = resource.MakeSecret(resource.NewStringProperty(MockAgentToken))
 	case knownPlain[args.TypeToken]:
 	default:
 		return nil, fmt.Errorf("mockcloud: no mock for resource type %s (%s): add it to mockcloud", args.TypeToken, args.Name)
@@ -56,15 +75,22 @@ func outputsFor(args pulumi.MockResourceArgs) (resource.PropertyMap, error) {
 
 // knownPlain are the types whose mock outputs are their inputs.
 var knownPlain = map[string]bool{
-	"scaleway:network/vpc:Vpc":                       true,
-	"scaleway:network/privateNetwork:PrivateNetwork": true,
-	"scaleway:network/publicGateway:PublicGateway":   true,
-	"scaleway:network/gatewayNetwork:GatewayNetwork": true,
-	"scaleway:ipam/ip:Ip":                            true,
-	"scaleway:iam/sshKey:SshKey":                     true,
-	"scaleway:instance/server:Server":                true,
-	"scaleway:instance/privateNic:PrivateNic":        true,
-	"scaleway:instance/securityGroup:SecurityGroup":  true,
-	"scaleway:kubernetes/pool:Pool":                  true,
-	"scaleway:kubernetes/acl:Acl":                    true,
+	"scaleway:network/vpc:Vpc":                                   true,
+	"scaleway:network/privateNetwork:PrivateNetwork":             true,
+	"scaleway:network/publicGateway:PublicGateway":               true,
+	"scaleway:network/gatewayNetwork:GatewayNetwork":             true,
+	"scaleway:ipam/ip:Ip":                                        true,
+	"scaleway:iam/sshKey:SshKey":                                 true,
+	"scaleway:instance/server:Server":                            true,
+	"scaleway:instance/privateNic:PrivateNic":                    true,
+	"scaleway:instance/securityGroup:SecurityGroup":              true,
+	"scaleway:kubernetes/pool:Pool":                              true,
+	"scaleway:kubernetes/acl:Acl":                                true,
+	"gitlab:index/repositoryFile:RepositoryFile":                 true,
+	"kubernetes:core/v1:Namespace":                               true,
+	"kubernetes:core/v1:Secret":                                  true,
+	"kubernetes:rbac.authorization.k8s.io/v1:Role":               true,
+	"kubernetes:rbac.authorization.k8s.io/v1:RoleBinding":        true,
+	"kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding": true,
+	"kubernetes:helm.sh/v3:Release":                              true,
 }

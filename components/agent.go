@@ -1,0 +1,487 @@
+package components
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"github.com/gitlab-kapsule/gitlab-kapsule/internal/tunnel"
+	"github.com/gitlab-kapsule/gitlab-kapsule/provider/sdk/gitlabwait"
+	"github.com/pulumi/pulumi-gitlab/sdk/v6/go/gitlab"
+	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
+	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
+	helmv3 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/helm/v3"
+	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
+	k8srbac "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/rbac/v1"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	rbacv1 "k8s.io/api/rbac/v1"
+)
+
+// Fixed parts of the agent's installation.
+const (
+	// AgentChartRepo is the official repository of the gitlab-agent chart.
+	AgentChartRepo = "https://charts.gitlab.io"
+	// AgentChart is the chart's name in it.
+	AgentChart = "gitlab-agent"
+	// AgentReplicas is agentk's replica count: two, so a node drain keeps the agent connected.
+	AgentReplicas = 2
+	// AgentProjectPath is the configuration project's path in the admin's namespace.
+	AgentProjectPath = "kubernetes-agent"
+	// DefaultAgentNamespace is where agentk runs.
+	DefaultAgentNamespace = "gitlab-agent"
+)
+
+// AgentArgs configures an Agent.
+type AgentArgs struct {
+	// Name is the agent's name in GitLab, e.g. "kapsule".
+	Name string
+	// Namespaces are the namespaces the agent deploys to; it gets a Role in
+	// each (they are created here) and nothing cluster-wide.
+	Namespaces []string
+	// ClusterAdmin binds the agent to cluster-admin instead (with a warning).
+	ClusterAdmin bool
+	// ChartVersion and ImageTag pin the gitlab-agent chart and agentk.
+	ChartVersion, ImageTag string
+	// TunnelPort is the fixed loopback port of the SSH tunnel to GitLab.
+	TunnelPort int
+	// AgentNamespace is where agentk runs; DefaultAgentNamespace when empty.
+	AgentNamespace string
+
+	// TLS says GitLab serves HTTPS and KAS grpcs:// with the private CA.
+	TLS bool
+	// GitLabURL is GitLab's web URL, known once GitLab is ready: whatever
+	// talks to GitLab's API waits for it.
+	GitLabURL pulumi.StringInput
+	// PrivateIP is GitLab's private address, the tunnel's far end.
+	PrivateIP pulumi.StringInput
+	// KASAddress is where agentk connects (grpcs://IP:8150).
+	KASAddress pulumi.StringInput
+	// CACert is the private CA (PEM) agentk and the GitLab provider trust; "" without TLS.
+	CACert pulumi.StringInput
+	// AdminToken is the automation personal access token (secret, scope api).
+	AdminToken pulumi.StringInput
+
+	// BastionHost, BastionPort and AutomationPrivateKey reach the bastion.
+	BastionHost          pulumi.StringInput
+	BastionPort          int
+	AutomationPrivateKey pulumi.StringInput
+
+	// KubernetesProvider deploys into the cluster (from Kapsule).
+	KubernetesProvider *kubernetes.Provider
+	// NodePoolID gates what runs pods: agentk needs nodes.
+	NodePoolID pulumi.StringInput
+
+	// ConnectTimeout bounds the wait for the agent's connection; "15m" when empty.
+	ConnectTimeout string
+	// OpenTunnel opens the SSH tunnel; nil uses tunnel.Shared, or nothing
+	// under Pulumi's mocks. Tests pass their own.
+	OpenTunnel func(tunnel.Config) error
+	// WriteCACert writes the CA file the GitLab provider reads; nil writes
+	// it to disk, or nothing under Pulumi's mocks.
+	WriteCACert func(path string, pem []byte) error
+}
+
+// Agent is the GitLab agent for Kubernetes, registered in GitLab, installed
+// in the cluster and connected, with no manual step.
+type Agent struct {
+	pulumi.ResourceState
+
+	// AgentName is the agent's name; known once the agent is connected.
+	AgentName pulumi.StringOutput `pulumi:"agentName"`
+	// AgentID is the agent's id in GitLab.
+	AgentID pulumi.IntOutput `pulumi:"agentId"`
+	// ConfigProjectPath is the configuration project's full path, e.g. "root/kubernetes-agent".
+	ConfigProjectPath pulumi.StringOutput `pulumi:"configProjectPath"`
+	// ConfigProjectURL is the configuration project's web URL.
+	ConfigProjectURL pulumi.StringOutput `pulumi:"configProjectUrl"`
+	// KubeContext is the context CI jobs of the configuration project use: "<project path>:<agent name>".
+	KubeContext pulumi.StringOutput `pulumi:"kubeContext"`
+	// ConnectedAt is when GitLab first listed the agent's connection.
+	ConnectedAt pulumi.StringOutput `pulumi:"connectedAt"`
+	// GitLabAPIURL is GitLab's API through the tunnel, e.g. https://127.0.0.1:18443/api/v4/.
+	GitLabAPIURL pulumi.StringOutput `pulumi:"gitlabApiUrl"`
+	// GitLabProvider talks to GitLab through the tunnel; built once here and handed on.
+	GitLabProvider *gitlab.Provider
+	// ConfigProject is the agent's configuration project.
+	ConfigProject *gitlab.Project
+}
+
+// NewAgent registers the agent in GitLab (configuration project, agent,
+// token, config file) through an SSH tunnel, installs agentk with the
+// gitlab-agent chart and least-privilege RBAC, and waits until GitLab lists
+// the agent as connected.
+func NewAgent(ctx *pulumi.Context, name string, args *AgentArgs, opts ...pulumi.ResourceOption) (*Agent, error) {
+	if args == nil || args.Name == "" || args.TunnelPort == 0 || args.GitLabURL == nil || args.PrivateIP == nil ||
+		args.KASAddress == nil || args.AdminToken == nil || args.BastionHost == nil || args.AutomationPrivateKey == nil ||
+		args.KubernetesProvider == nil || args.ChartVersion == "" || args.ImageTag == "" {
+		return nil, fmt.Errorf("agent %q: Name, TunnelPort, GitLabURL, PrivateIP, KASAddress, AdminToken, BastionHost, "+
+			"AutomationPrivateKey, KubernetesProvider, ChartVersion and ImageTag are required", name)
+	}
+	a := *args
+	if a.AgentNamespace == "" {
+		a.AgentNamespace = DefaultAgentNamespace
+	}
+	if a.ConnectTimeout == "" {
+		a.ConnectTimeout = "15m"
+	}
+	if a.CACert == nil {
+		a.CACert = pulumi.String("")
+	}
+	mocked := ctx.RunningWithMocks()
+	if a.OpenTunnel == nil {
+		a.OpenTunnel = func(cfg tunnel.Config) error {
+			if mocked {
+				return nil
+			}
+			cfg.Logf = func(format string, v ...any) { _ = ctx.Log.Warn(fmt.Sprintf(format, v...), nil) }
+			_, err := tunnel.Shared(cfg)
+			return err
+		}
+	}
+	if a.WriteCACert == nil {
+		a.WriteCACert = writeFileIfChanged
+		if mocked {
+			a.WriteCACert = func(string, []byte) error { return nil }
+		}
+	}
+
+	comp := &Agent{}
+	if err := ctx.RegisterComponentResource("gitlab-kapsule:index:Agent", name, comp, opts...); err != nil {
+		return nil, err
+	}
+	parent := pulumi.Parent(comp)
+
+	gl, apiURL, err := newGitLabProvider(ctx, name, &a, parent)
+	if err != nil {
+		return nil, err
+	}
+	onGitLab := []pulumi.ResourceOption{parent, pulumi.Provider(gl)}
+
+	project, err := gitlab.NewProject(ctx, name+"-project", &gitlab.ProjectArgs{
+		Name:        pulumi.String(AgentProjectPath),
+		Path:        pulumi.String(AgentProjectPath),
+		Description: pulumi.String("Configuration of the GitLab agent for Kubernetes of the Kapsule cluster (managed by gitlab-kapsule)."),
+		// Private, and with a README so that a default branch exists for the config file.
+		VisibilityLevel:      pulumi.String("private"),
+		InitializeWithReadme: pulumi.Bool(true),
+	}, onGitLab...)
+	if err != nil {
+		return nil, fmt.Errorf("agent %q: configuration project: %w", name, err)
+	}
+	content := project.PathWithNamespace.ApplyT(func(path string) (string, error) {
+		return RenderAgentConfig(path, a.Namespaces)
+	}).(pulumi.StringOutput)
+	file, err := gitlab.NewRepositoryFile(ctx, name+"-config", &gitlab.RepositoryFileArgs{
+		Project:       project.ID().ToStringOutput(),
+		Branch:        project.DefaultBranch,
+		FilePath:      pulumi.String(AgentConfigPath(a.Name)),
+		Content:       content,
+		Encoding:      pulumi.String("text"),
+		CommitMessage: pulumi.String("Configure the " + a.Name + " agent (gitlab-kapsule)"),
+		AuthorName:    pulumi.String("gitlab-kapsule"),
+		AuthorEmail:   pulumi.String("gitlab-kapsule@localhost"),
+		// An earlier run may have committed the file before its state was saved.
+		OverwriteOnCreate: pulumi.Bool(true),
+	}, onGitLab...)
+	if err != nil {
+		return nil, fmt.Errorf("agent %q: config file: %w", name, err)
+	}
+	agent, err := gitlab.NewClusterAgent(ctx, name+"-registration", &gitlab.ClusterAgentArgs{
+		Project: project.ID().ToStringOutput(),
+		Name:    pulumi.String(a.Name),
+	}, append(onGitLab, pulumi.DependsOn([]pulumi.Resource{file}))...)
+	if err != nil {
+		return nil, fmt.Errorf("agent %q: registration: %w", name, err)
+	}
+	token, err := gitlab.NewClusterAgentToken(ctx, name+"-token", &gitlab.ClusterAgentTokenArgs{
+		Project:     project.ID().ToStringOutput(),
+		AgentId:     agent.AgentId,
+		Name:        pulumi.String("agentk"),
+		Description: pulumi.String("agentk in the Kapsule cluster (gitlab-kapsule)"),
+		// The SDK does not mark the token secret itself: make sure it never
+		// reaches the state or the console in plain text.
+	}, append(onGitLab, pulumi.AdditionalSecretOutputs([]string{"token"}))...)
+	if err != nil {
+		return nil, fmt.Errorf("agent %q: token: %w", name, err)
+	}
+
+	release, err := installAgent(ctx, name, &a, pulumi.ToSecret(token.Token).(pulumi.StringOutput), comp)
+	if err != nil {
+		return nil, err
+	}
+
+	connected, err := gitlabwait.NewAgentConnected(ctx, name+"-connected", &gitlabwait.AgentConnectedArgs{
+		BastionHost: a.BastionHost,
+		BastionPort: pulumi.Int(a.BastionPort),
+		BastionUser: pulumi.String(BastionUser),
+		PrivateKey:  a.AutomationPrivateKey,
+		TargetHost:  a.PrivateIP,
+		TargetPort:  pulumi.Int(webPort(a.TLS)),
+		Scheme:      pulumi.String(webScheme(a.TLS)),
+		CaCert:      a.CACert,
+		Token:       a.AdminToken,
+		ProjectPath: project.PathWithNamespace,
+		AgentName:   agent.Name,
+		TokenId:     token.TokenId.ApplyT(strconv.Itoa).(pulumi.StringOutput),
+		Timeout:     pulumi.String(a.ConnectTimeout),
+	}, parent, pulumi.DependsOn([]pulumi.Resource{release}))
+	if err != nil {
+		return nil, fmt.Errorf("agent %q: connection wait: %w", name, err)
+	}
+
+	comp.GitLabProvider = gl
+	comp.ConfigProject = project
+	comp.GitLabAPIURL = apiURL
+	comp.AgentName = after(agent.Name, connected.ConnectedAt)
+	comp.AgentID = agent.AgentId
+	comp.ConfigProjectPath = project.PathWithNamespace
+	comp.ConfigProjectURL = project.WebUrl
+	comp.KubeContext = pulumi.Sprintf("%s:%s", project.PathWithNamespace, agent.Name)
+	comp.ConnectedAt = connected.ConnectedAt
+	if err := ctx.RegisterResourceOutputs(comp, pulumi.Map{
+		"agentName":         comp.AgentName,
+		"agentId":           comp.AgentID,
+		"configProjectPath": comp.ConfigProjectPath,
+		"configProjectUrl":  comp.ConfigProjectURL,
+		"kubeContext":       comp.KubeContext,
+		"connectedAt":       comp.ConnectedAt,
+		"gitlabApiUrl":      comp.GitLabAPIURL,
+	}); err != nil {
+		return nil, err
+	}
+	return comp, nil
+}
+
+// newGitLabProvider opens the SSH tunnel once GitLab is ready and the
+// bastion is known, and returns a GitLab provider whose base URL is the
+// tunnel's loopback end. The URL is derived from the tunnel's opening, so the
+// provider is configured only once the tunnel listens; it is the same on
+// every run (fixed port), so the provider's configuration does not change.
+func newGitLabProvider(ctx *pulumi.Context, name string, a *AgentArgs, parent pulumi.ResourceOption) (*gitlab.Provider, pulumi.StringOutput, error) {
+	caPath := CACertPath(ctx.Project(), ctx.Stack())
+	opened := pulumi.All(a.BastionHost, a.AutomationPrivateKey, a.PrivateIP, a.GitLabURL, a.CACert).ApplyT(func(v []any) (string, error) {
+		host, key, ip, caPEM := v[0].(string), v[1].(string), v[2].(string), v[4].(string)
+		if a.TLS {
+			if err := a.WriteCACert(caPath, []byte(caPEM)); err != nil {
+				return "", fmt.Errorf("agent %q: write GitLab's CA for the GitLab provider to %s: %w", name, caPath, err)
+			}
+		}
+		err := a.OpenTunnel(tunnel.Config{
+			LocalPort:   a.TunnelPort,
+			BastionAddr: net.JoinHostPort(host, strconv.Itoa(a.BastionPort)),
+			BastionUser: BastionUser,
+			PrivateKey:  key,
+			Target:      net.JoinHostPort(ip, strconv.Itoa(webPort(a.TLS))),
+		})
+		if err != nil {
+			return "", fmt.Errorf("agent %q: ssh tunnel to GitLab: %w", name, err)
+		}
+		// GitLab's certificate names 127.0.0.1, the tunnel's end.
+		return fmt.Sprintf("%s://127.0.0.1:%d/api/v4/", webScheme(a.TLS), a.TunnelPort), nil
+	}).(pulumi.StringOutput)
+	// The URL carries nothing secret; the key it was opened with made it secret.
+	apiURL := pulumi.Unsecret(opened).(pulumi.StringOutput)
+
+	provArgs := &gitlab.ProviderArgs{
+		BaseUrl:        apiURL,
+		Token:          a.AdminToken,
+		EarlyAuthCheck: pulumi.Bool(true),
+	}
+	if a.TLS {
+		provArgs.CacertFile = pulumi.String(caPath)
+	}
+	gl, err := gitlab.NewProvider(ctx, name+"-gitlab", provArgs, parent)
+	if err != nil {
+		return nil, pulumi.StringOutput{}, fmt.Errorf("agent %q: gitlab provider: %w", name, err)
+	}
+	return gl, apiURL, nil
+}
+
+// installAgent creates agentk's namespace, its token Secret, the RBAC and
+// the Helm release, all through Kapsule's Kubernetes provider.
+func installAgent(ctx *pulumi.Context, name string, a *AgentArgs, token pulumi.StringOutput, comp *Agent) (*helmv3.Release, error) {
+	onCluster := []pulumi.ResourceOption{pulumi.Parent(comp), pulumi.Provider(a.KubernetesProvider)}
+	labels := pulumi.StringMap{"app.kubernetes.io/managed-by": pulumi.String("gitlab-kapsule")}
+
+	ns, err := corev1.NewNamespace(ctx, name+"-namespace", &corev1.NamespaceArgs{
+		Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(a.AgentNamespace), Labels: labels},
+	}, onCluster...)
+	if err != nil {
+		return nil, fmt.Errorf("agent %q: namespace: %w", name, err)
+	}
+	deps := []pulumi.Resource{ns}
+	// The namespaces the agent deploys to exist before their Roles.
+	targets := map[string]*corev1.Namespace{}
+	for _, target := range a.Namespaces {
+		t, err := corev1.NewNamespace(ctx, name+"-target-"+target, &corev1.NamespaceArgs{
+			Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(target), Labels: labels},
+		}, onCluster...)
+		if err != nil {
+			return nil, fmt.Errorf("agent %q: namespace %s: %w", name, target, err)
+		}
+		targets[target] = t
+	}
+
+	secret, err := corev1.NewSecret(ctx, name+"-token-secret", &corev1.SecretArgs{
+		Metadata:   &metav1.ObjectMetaArgs{Name: pulumi.String(AgentTokenSecret), Namespace: ns.Metadata.Name().Elem(), Labels: labels},
+		Type:       pulumi.String("Opaque"),
+		StringData: pulumi.StringMap{"token": token},
+	}, append(onCluster, pulumi.AdditionalSecretOutputs([]string{"data", "stringData"}))...)
+	if err != nil {
+		return nil, fmt.Errorf("agent %q: token secret: %w", name, err)
+	}
+	deps = append(deps, secret)
+
+	if a.ClusterAdmin {
+		_ = ctx.Log.Warn("agent:clusterAdmin is true: the GitLab agent, and every CI job of its configuration project, is cluster-admin of the Kapsule cluster; "+
+			"set it to false and list agent:namespaces for least privilege", &pulumi.LogArgs{Resource: comp})
+		crb, err := k8srbac.NewClusterRoleBinding(ctx, name+"-cluster-admin", &k8srbac.ClusterRoleBindingArgs{
+			Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String("gitlab-agent-cluster-admin"), Labels: labels},
+			RoleRef:  &k8srbac.RoleRefArgs{ApiGroup: pulumi.String(rbacv1.GroupName), Kind: pulumi.String("ClusterRole"), Name: pulumi.String("cluster-admin")},
+			Subjects: k8srbac.SubjectArray{&k8srbac.SubjectArgs{Kind: pulumi.String(rbacv1.ServiceAccountKind), Name: pulumi.String(AgentServiceAccount), Namespace: ns.Metadata.Name().Elem()}},
+		}, onCluster...)
+		if err != nil {
+			return nil, fmt.Errorf("agent %q: cluster-admin binding: %w", name, err)
+		}
+		deps = append(deps, crb)
+	}
+	roles, bindings := AgentRBAC(a.AgentNamespace, a.Namespaces)
+	for i := range roles {
+		rdeps := []pulumi.Resource{ns}
+		if t, ok := targets[roles[i].Namespace]; ok {
+			rdeps = []pulumi.Resource{t}
+		}
+		role, binding, err := newRole(ctx, name, roles[i], bindings[i], append(onCluster, pulumi.DependsOn(rdeps)))
+		if err != nil {
+			return nil, err
+		}
+		deps = append(deps, role, binding)
+	}
+
+	version := pulumi.String(a.ChartVersion).ToStringOutput()
+	if a.NodePoolID != nil {
+		// agentk's pods need nodes: the release waits for the pool.
+		version = after(version, a.NodePoolID)
+	}
+	release, err := helmv3.NewRelease(ctx, name+"-release", &helmv3.ReleaseArgs{
+		Name:           pulumi.String("gitlab-agent"),
+		Chart:          pulumi.String(AgentChart),
+		Version:        version,
+		RepositoryOpts: &helmv3.RepositoryOptsArgs{Repo: pulumi.String(AgentChartRepo)},
+		Namespace:      ns.Metadata.Name().Elem(),
+		Values:         AgentHelmValues(a.KASAddress, a.CACert, a.ImageTag),
+		// Roll back a failed upgrade instead of leaving a half-installed agent.
+		Atomic:  pulumi.Bool(true),
+		Timeout: pulumi.Int(600),
+	}, append(onCluster, pulumi.DependsOn(deps))...)
+	if err != nil {
+		return nil, fmt.Errorf("agent %q: helm release: %w", name, err)
+	}
+	return release, nil
+}
+
+// AgentHelmValues are the gitlab-agent chart values this program sets. Every
+// key is checked against the chart's values.yaml keys in a test
+// (testdata/gitlab-agent-chart-values-keys.txt), so a value the chart does
+// not have, such as the old proof of concept's kas.url, fails.
+func AgentHelmValues(kasAddress, caCert pulumi.StringInput, imageTag string) pulumi.Map {
+	return pulumi.Map{
+		"config": pulumi.Map{
+			"kasAddress": kasAddress,
+			// The token comes from a Secret this program manages, never a value.
+			"secretName": pulumi.String(AgentTokenSecret),
+			// PEM of the private CA; empty without TLS.
+			"kasCaCert": caCert,
+		},
+		// No cluster-admin binding from the chart: the program's own Roles apply.
+		"rbac":           pulumi.Map{"create": pulumi.Bool(false)},
+		"serviceAccount": pulumi.Map{"create": pulumi.Bool(true), "name": pulumi.String(AgentServiceAccount)},
+		"replicas":       pulumi.Int(AgentReplicas),
+		"image":          pulumi.Map{"tag": pulumi.String(imageTag)},
+	}
+}
+
+// newRole turns one Role and RoleBinding of AgentRBAC into resources.
+func newRole(ctx *pulumi.Context, name string, role rbacv1.Role, binding rbacv1.RoleBinding, opts []pulumi.ResourceOption) (*k8srbac.Role, *k8srbac.RoleBinding, error) {
+	child := fmt.Sprintf("%s-%s-%s", name, role.Namespace, role.Name)
+	var rules k8srbac.PolicyRuleArray
+	for _, r := range role.Rules {
+		rules = append(rules, &k8srbac.PolicyRuleArgs{
+			ApiGroups: pulumi.ToStringArray(r.APIGroups),
+			Resources: pulumi.ToStringArray(r.Resources),
+			Verbs:     pulumi.ToStringArray(r.Verbs),
+		})
+	}
+	meta := func(m interface{ GetName() string }) *metav1.ObjectMetaArgs {
+		return &metav1.ObjectMetaArgs{Name: pulumi.String(m.GetName()), Namespace: pulumi.String(role.Namespace), Labels: pulumi.ToStringMap(role.Labels)}
+	}
+	r, err := k8srbac.NewRole(ctx, child, &k8srbac.RoleArgs{Metadata: meta(&role), Rules: rules}, opts...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("agent %q: role %s/%s: %w", name, role.Namespace, role.Name, err)
+	}
+	var subjects k8srbac.SubjectArray
+	for _, s := range binding.Subjects {
+		subjects = append(subjects, &k8srbac.SubjectArgs{Kind: pulumi.String(s.Kind), Name: pulumi.String(s.Name), Namespace: pulumi.String(s.Namespace)})
+	}
+	b, err := k8srbac.NewRoleBinding(ctx, child+"-binding", &k8srbac.RoleBindingArgs{
+		Metadata: meta(&binding),
+		RoleRef:  &k8srbac.RoleRefArgs{ApiGroup: pulumi.String(binding.RoleRef.APIGroup), Kind: pulumi.String(binding.RoleRef.Kind), Name: r.Metadata.Name().Elem()},
+		Subjects: subjects,
+	}, opts...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("agent %q: role binding %s/%s: %w", name, role.Namespace, role.Name, err)
+	}
+	return r, b, nil
+}
+
+// CACertPath is where the program writes GitLab's CA for the GitLab
+// provider: a stable path per project and stack in the user's cache, so the
+// provider's configuration stays the same from run to run on one machine.
+func CACertPath(project, stack string) string {
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		dir = os.TempDir()
+	}
+	return filepath.Join(dir, "gitlab-kapsule", project+"-"+stack, "gitlab-ca.pem")
+}
+
+// writeFileIfChanged writes data to path (parents 0700, file 0600) unless it
+// already holds exactly that, replacing it atomically.
+func writeFileIfChanged(path string, data []byte) error {
+	if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, data) {
+		return nil
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".gitlab-ca-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		_ = tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+func webPort(tls bool) int {
+	if tls {
+		return 443
+	}
+	return 80
+}
+
+func webScheme(tls bool) string {
+	if tls {
+		return "https"
+	}
+	return "http"
+}

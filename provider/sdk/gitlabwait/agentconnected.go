@@ -1,0 +1,101 @@
+package gitlabwait
+
+import (
+	"reflect"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// AgentConnectedType is the resource token served by pulumi-resource-gitlabwait.
+const AgentConnectedType = "gitlabwait:index:AgentConnected"
+
+// AgentConnected waits, during create, until GitLab's GraphQL API lists an
+// active connection of a GitLab agent for Kubernetes, asking through the
+// Public Gateway's SSH bastion.
+type AgentConnected struct {
+	pulumi.CustomResourceState
+
+	// ConnectedAt is when the first active connection seen was established (RFC 3339).
+	ConnectedAt pulumi.StringOutput `pulumi:"connectedAt"`
+	// Connections is the number of active agentk connections seen.
+	Connections pulumi.IntOutput `pulumi:"connections"`
+	// AgentVersion is the agentk version a connection reported, empty if unknown.
+	AgentVersion pulumi.StringOutput `pulumi:"agentVersion"`
+	// BastionHostKeyFingerprint is the SHA256 fingerprint of the bastion host key that was trusted.
+	BastionHostKeyFingerprint pulumi.StringOutput `pulumi:"bastionHostKeyFingerprint"`
+}
+
+// AgentConnectedArgs are the inputs of AgentConnected.
+type AgentConnectedArgs struct {
+	// BastionHost is the Public Gateway's public address.
+	BastionHost pulumi.StringInput
+	// BastionPort is the SSH bastion port (Scaleway's default is 61000).
+	BastionPort pulumi.IntInput
+	// BastionUser is the bastion's login; "bastion" when unset.
+	BastionUser pulumi.StringPtrInput
+	// PrivateKey is the OpenSSH private key the bastion trusts. Always sent as a secret.
+	PrivateKey pulumi.StringInput
+	// HostKeyFingerprint pins the bastion's host key (SHA256:...); unset means trust on first use.
+	HostKeyFingerprint pulumi.StringPtrInput
+	// TargetHost is GitLab's private address, reached from the bastion.
+	TargetHost pulumi.StringInput
+	// TargetPort is GitLab's HTTP(S) port; 80 when unset.
+	TargetPort pulumi.IntPtrInput
+	// Scheme is "http" or "https"; "http" when unset.
+	Scheme pulumi.StringPtrInput
+	// CaCert is the PEM CA that signs GitLab's certificate when Scheme is https.
+	CaCert pulumi.StringPtrInput
+	// Token is a personal access token that may read the agent. Always sent as a secret.
+	Token pulumi.StringInput
+	// ProjectPath is the full path of the agent's configuration project.
+	ProjectPath pulumi.StringInput
+	// AgentName is the agent's name in that project.
+	AgentName pulumi.StringInput
+	// TokenId is the id of the agent token agentk uses: a new token means waiting again.
+	TokenId pulumi.StringPtrInput
+	// Timeout is the longest wait as a Go duration; "15m" when unset.
+	Timeout pulumi.StringPtrInput
+	// PollInterval caps the backoff between attempts as a Go duration; "15s" when unset.
+	PollInterval pulumi.StringPtrInput
+}
+
+type agentConnectedArgs struct {
+	BastionHost        string  `pulumi:"bastionHost"`
+	BastionPort        int     `pulumi:"bastionPort"`
+	BastionUser        *string `pulumi:"bastionUser"`
+	PrivateKey         string  `pulumi:"privateKey"`
+	HostKeyFingerprint *string `pulumi:"hostKeyFingerprint"`
+	TargetHost         string  `pulumi:"targetHost"`
+	TargetPort         *int    `pulumi:"targetPort"`
+	Scheme             *string `pulumi:"scheme"`
+	CaCert             *string `pulumi:"caCert"`
+	Token              string  `pulumi:"token"`
+	ProjectPath        string  `pulumi:"projectPath"`
+	AgentName          string  `pulumi:"agentName"`
+	TokenId            *string `pulumi:"tokenId"`
+	Timeout            *string `pulumi:"timeout"`
+	PollInterval       *string `pulumi:"pollInterval"`
+}
+
+// ElementType ties the input struct to its plain shape for the SDK's marshaller.
+func (AgentConnectedArgs) ElementType() reflect.Type {
+	return reflect.TypeOf((*agentConnectedArgs)(nil)).Elem()
+}
+
+// NewAgentConnected registers an AgentConnected resource.
+func NewAgentConnected(ctx *pulumi.Context, name string, args *AgentConnectedArgs, opts ...pulumi.ResourceOption) (*AgentConnected, error) {
+	if args == nil {
+		args = &AgentConnectedArgs{}
+	}
+	if args.PrivateKey != nil {
+		args.PrivateKey = pulumi.ToSecret(args.PrivateKey).(pulumi.StringOutput)
+	}
+	if args.Token != nil {
+		args.Token = pulumi.ToSecret(args.Token).(pulumi.StringOutput)
+	}
+	var res AgentConnected
+	if err := ctx.RegisterResource(AgentConnectedType, name, args, &res, opts...); err != nil {
+		return nil, err
+	}
+	return &res, nil
+}
