@@ -1,7 +1,9 @@
 // Command gitlab-kapsule deploys the private GitLab and Kapsule stack through
-// the Pulumi Automation API, running the same program as `pulumi up`
-// (stack.Deploy). Without Scaleway credentials it names what is missing and
-// prints an offline plan from the mock engine instead.
+// the Pulumi Automation API (package deploy), running the same program as
+// `pulumi up` (stack.Deploy), and helps operate it: outputs, an SSH shell on
+// the GitLab host, a tunnel for a browser, and end-to-end checks. Without
+// Scaleway credentials it names what is missing and prints an offline plan
+// from the mock engine instead.
 package main
 
 import (
@@ -12,24 +14,38 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"sort"
+	"strings"
 	"syscall"
+
+	"github.com/gitlab-kapsule/gitlab-kapsule/deploy"
 )
 
-// Exit codes: 0 done, 1 the operation failed, 2 a prerequisite is missing
-// (credentials, the Pulumi CLI), 64 the command line is wrong.
+// Exit codes: 0 done, 1 the operation failed (or a verify check did), 2 a
+// prerequisite is missing (credentials, the Pulumi CLI, the stack, a usable
+// backend: nothing was changed), 64 the command line is wrong, 130 the
+// operation was interrupted (Ctrl-C) and stopped cleanly.
 const (
-	exitFailed     = 1
-	exitMissing    = 2
-	exitUsage      = 64
-	defaultStack   = "dev"
-	usageSynopsis  = "usage: gitlab-kapsule [--stack NAME] [--backend URL] [--dir DIR] up|preview|destroy|plan"
-	usageCommands  = "  up       create or update the stack\n  preview  show what up would change, with diffs\n  destroy  delete everything the stack created\n  plan     print the offline plan (mock engine, no cloud, no credentials)"
-	errorPrefix    = "gitlab-kapsule: "
-	missingSummary = "nothing was deployed"
+	exitFailed    = 1
+	exitMissing   = 2
+	exitUsage     = 64
+	exitCancelled = 130
+	defaultStack  = "dev"
+	errorPrefix   = "gitlab-kapsule: "
+	usageSynopsis = "usage: gitlab-kapsule [--stack NAME] [--backend URL] [--dir DIR] COMMAND [FLAGS]"
 )
 
-// errMissing marks a missing prerequisite: exit code 2, not a failure of the operation.
-var errMissing = errors.New("missing prerequisite")
+var (
+	// errMissing marks a missing prerequisite: exit code 2.
+	errMissing = errors.New("missing prerequisite")
+	// errUsage marks a wrong command line: exit code 64.
+	errUsage = errors.New("usage")
+	// errChecksFailed marks a verify run with failed checks: exit code 1.
+	errChecksFailed = errors.New("some checks failed")
+)
+
+// missingSummary ends every exit-2 message.
+const missingSummary = "nothing was deployed"
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -38,49 +54,138 @@ func main() {
 	os.Exit(code)
 }
 
-// options are the command line's flags.
+// options are the flags every command takes.
 type options struct {
 	stack, backend, dir string
+	// installPulumi lets a missing Pulumi CLI be downloaded.
+	installPulumi bool
+}
+
+// register adds the common flags to fs, defaulting to o's current values.
+func (o *options) register(fs *flag.FlagSet) {
+	fs.StringVar(&o.stack, "stack", o.stack, "stack name; its configuration is Pulumi.<stack>.yaml in --dir")
+	fs.StringVar(&o.backend, "backend", o.backend, "Pulumi backend URL: file:///abs/path, s3://bucket, gs://, azblob://, https://api.pulumi.com (default: a local file backend in ~/.gitlab-kapsule/state)")
+	fs.StringVar(&o.dir, "dir", o.dir, "the project folder, holding Pulumi.yaml")
+	fs.BoolVar(&o.installPulumi, "install-pulumi", o.installPulumi, "download the Pulumi CLI v"+deploy.PulumiVersion+" when it is missing (needs the internet)")
+}
+
+// command is one subcommand.
+type command struct {
+	summary string
+	run     func(ctx context.Context, o *options, args []string, stdout, stderr io.Writer) error
+}
+
+// commands are the subcommands by name (set in init: their functions use it for usage).
+var commands map[string]command
+
+func init() {
+	commands = map[string]command{
+		"up":      {"create or update the stack", cmdOperate("up")},
+		"preview": {"show what up would change, with diffs", cmdOperate("preview")},
+		"refresh": {"read the real state of the resources into the stack", cmdOperate("refresh")},
+		"destroy": {"delete everything the stack created", cmdOperate("destroy")},
+		"outputs": {"print the stack's outputs (secrets hidden unless --show-secrets)", cmdOutputs},
+		"plan":    {"print the offline plan (mock engine, no cloud, no credentials)", cmdPlan},
+		"ssh":     {"print, or with --exec run, the SSH command to the GitLab host through the bastion", cmdSSH},
+		"tunnel":  {"forward a local port through the bastion to GitLab's HTTPS port, for a browser", cmdTunnel},
+		"verify":  {"check the deployment end to end; each check prints PASS, FAIL or N/A with the reason", cmdVerify},
+	}
+}
+
+func usage(w io.Writer, fs *flag.FlagSet) {
+	fmt.Fprintf(w, "%s\n\ncommands:\n", usageSynopsis)
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-8s %s\n", n, commands[n].summary)
+	}
+	fmt.Fprintf(w, "\n`gitlab-kapsule COMMAND -h` lists a command's flags. Common flags:\n")
+	fs.PrintDefaults()
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	o := &options{stack: defaultStack, dir: ".", installPulumi: true}
 	fs := flag.NewFlagSet("gitlab-kapsule", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var o options
-	fs.StringVar(&o.stack, "stack", defaultStack, "stack name; its configuration is Pulumi.<stack>.yaml in --dir")
-	fs.StringVar(&o.backend, "backend", "", "Pulumi backend URL (default: a local file backend in ~/.gitlab-kapsule/state)")
-	fs.StringVar(&o.dir, "dir", ".", "the project folder, holding Pulumi.yaml")
-	fs.Usage = func() { fmt.Fprintf(stderr, "%s\n%s\n\nflags:\n", usageSynopsis, usageCommands); fs.PrintDefaults() }
+	o.register(fs)
+	fs.Usage = func() { usage(stderr, fs) }
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
 		return exitUsage
 	}
-	if fs.NArg() != 1 {
+	if fs.NArg() == 0 {
+		fmt.Fprintf(stderr, "%sno command given\n", errorPrefix)
 		fs.Usage()
 		return exitUsage
 	}
+	name := fs.Arg(0)
+	cmd, ok := commands[name]
+	if !ok {
+		fmt.Fprintf(stderr, "%sunknown command %q\n", errorPrefix, name)
+		fs.Usage()
+		return exitUsage
+	}
+	err := cmd.run(ctx, o, fs.Args()[1:], stdout, stderr)
+	return exitCode(err, stderr)
+}
 
-	var err error
-	switch cmd := fs.Arg(0); cmd {
-	case "plan":
-		err = plan(stdout, o)
-	case "up", "preview", "destroy":
-		err = operate(ctx, cmd, o, stdout, stderr)
-	default:
-		fmt.Fprintf(stderr, "%sunknown command %q\n", errorPrefix, cmd)
-		fs.Usage()
-		return exitUsage
-	}
+// exitCode prints err and maps it to the exit code.
+func exitCode(err error, stderr io.Writer) int {
 	switch {
 	case err == nil:
 		return 0
-	case errors.Is(err, errMissing):
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, errUsage):
+		if err != errUsage {
+			fmt.Fprintf(stderr, "%s%v\n", errorPrefix, strings.TrimSuffix(err.Error(), ": "+errUsage.Error()))
+		}
+		fmt.Fprintln(stderr, usageSynopsis)
+		return exitUsage
+	case errors.Is(err, deploy.ErrCancelled):
+		fmt.Fprintf(stderr, "%s%v\n", errorPrefix, err)
+		return exitCancelled
+	case errors.Is(err, errMissing), errors.Is(err, deploy.ErrNoPulumi), errors.Is(err, deploy.ErrNoStack), errors.Is(err, deploy.ErrBackend):
 		if err != errMissing {
-			fmt.Fprintf(stderr, "%s%v\n", errorPrefix, err)
+			fmt.Fprintf(stderr, "%s%v\n", errorPrefix, strings.TrimPrefix(err.Error(), errMissing.Error()+": "))
 		}
 		fmt.Fprintf(stderr, "%s%s\n", errorPrefix, missingSummary)
 		return exitMissing
+	case errors.Is(err, errChecksFailed):
+		fmt.Fprintf(stderr, "%s%v\n", errorPrefix, err)
+		return exitFailed
 	default:
 		fmt.Fprintf(stderr, "%s%v\n", errorPrefix, err)
 		return exitFailed
 	}
+}
+
+// parseCommand parses a command's own flags (the common flags are accepted
+// after the command too) and refuses positional arguments beyond maxArgs.
+func parseCommand(name string, o *options, args []string, stderr io.Writer, maxArgs int, define func(*flag.FlagSet)) (*flag.FlagSet, error) {
+	fs := flag.NewFlagSet("gitlab-kapsule "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	o.register(fs)
+	if define != nil {
+		define(fs)
+	}
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: gitlab-kapsule %s [FLAGS]\n  %s\n\nflags:\n", name, commands[name].summary)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("%s: %w", name, errUsage)
+	}
+	if fs.NArg() > maxArgs {
+		return nil, fmt.Errorf("%s takes no argument %q: %w", name, fs.Arg(maxArgs), errUsage)
+	}
+	return fs, nil
 }

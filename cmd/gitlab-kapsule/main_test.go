@@ -59,10 +59,14 @@ func TestMissingPulumiCLIIsExplained(t *testing.T) {
 	}
 	t.Setenv("PULUMI_CONFIG_PASSPHRASE", "test")
 	t.Setenv("PATH", t.TempDir())
-	code, _, errOut := runCLI("--dir", projectDir(t), "up")
+	t.Setenv("HOME", t.TempDir())
+	// No download is tried here: offline it would fail, online it would
+	// fetch the CLI. FindPulumi's install path is auto.InstallPulumiCommand.
+	code, _, errOut := runCLI("--dir", projectDir(t), "up", "--install-pulumi=false")
 	assert.Equal(t, exitMissing, code)
-	assert.Contains(t, errOut, "the Pulumi CLI is not on PATH")
+	assert.Contains(t, errOut, "v3.274.1")
 	assert.Contains(t, errOut, "tools/build pulumi")
+	assert.Contains(t, errOut, "`pulumi` is not on PATH: install v3.274.1")
 }
 
 func TestPlanNeedsNoCredentials(t *testing.T) {
@@ -82,7 +86,7 @@ func TestPlanReportsBadConfiguration(t *testing.T) {
 }
 
 func TestUsageErrors(t *testing.T) {
-	for _, args := range [][]string{{}, {"launch"}, {"--no-such-flag", "up"}, {"up", "extra"}} {
+	for _, args := range [][]string{{}, {"launch"}, {"--no-such-flag", "up"}, {"up", "extra"}, {"up", "--no-such-flag"}, {"tunnel", "--port", "x"}} {
 		code, _, errOut := runCLI(args...)
 		assert.Equal(t, exitUsage, code, "args %v", args)
 		assert.Contains(t, errOut, "usage: gitlab-kapsule")

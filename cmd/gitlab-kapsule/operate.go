@@ -2,70 +2,96 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
-	"os"
 	"os/exec"
 	"path/filepath"
 
+	"github.com/gitlab-kapsule/gitlab-kapsule/deploy"
 	"github.com/gitlab-kapsule/gitlab-kapsule/internal/offline"
 	"github.com/gitlab-kapsule/gitlab-kapsule/stack"
-	"github.com/pulumi/pulumi/sdk/v3/go/auto"
-	"github.com/pulumi/pulumi/sdk/v3/go/auto/optdestroy"
-	"github.com/pulumi/pulumi/sdk/v3/go/auto/optpreview"
-	"github.com/pulumi/pulumi/sdk/v3/go/auto/optup"
 )
 
-func plan(stdout io.Writer, o options) error {
+func cmdPlan(_ context.Context, o *options, args []string, stdout, stderr io.Writer) error {
+	if _, err := parseCommand("plan", o, args, stderr, 0, nil); err != nil {
+		return err
+	}
 	return offline.Plan(stdout, o.dir, o.stack, stack.Deploy)
 }
 
-// operate runs up, preview or destroy on the stack through the Automation API.
-func operate(ctx context.Context, cmd string, o options, stdout, stderr io.Writer) error {
-	if missing := missingVars(o); len(missing) > 0 {
-		return explainMissing(stdout, o, missing)
-	}
-	if err := requirePulumiCLI(); err != nil {
-		return err
-	}
-	dir, err := filepath.Abs(o.dir)
-	if err != nil {
-		return err
-	}
-	if err := buildReadinessProvider(ctx, dir, stderr); err != nil {
-		return err
-	}
-	backend := o.backend
-	if backend == "" {
-		if backend, err = defaultBackend(); err != nil {
+// cmdOperate runs up, preview, refresh or destroy through package deploy.
+func cmdOperate(op string) func(context.Context, *options, []string, io.Writer, io.Writer) error {
+	return func(ctx context.Context, o *options, args []string, stdout, stderr io.Writer) error {
+		var jsonEvents bool
+		if _, err := parseCommand(op, o, args, stderr, 0, func(fs *flag.FlagSet) {
+			fs.BoolVar(&jsonEvents, "json", false, "print the engine's events as JSON lines on stdout instead of progress, for a machine")
+		}); err != nil {
 			return err
 		}
+		if missing := missingVars(o, true); len(missing) > 0 {
+			return explainMissing(stdout, o, missing)
+		}
+		s, err := openStack(ctx, o, stdout, stderr, jsonEvents, op == "up" || op == "preview")
+		if err != nil {
+			return err
+		}
+		defer s.Close()
+		switch op {
+		case "up":
+			_, err = s.Up(ctx)
+		case "preview":
+			_, err = s.Preview(ctx)
+		case "refresh":
+			_, err = s.Refresh(ctx)
+		case "destroy":
+			_, err = s.Destroy(ctx)
+		}
+		return err
 	}
-	s, err := auto.UpsertStackInlineSource(ctx, o.stack, "gitlab-kapsule", stack.Deploy,
-		auto.WorkDir(dir),
-		auto.EnvVars(map[string]string{"PULUMI_BACKEND_URL": backend}))
+}
+
+// openStack builds the readiness provider where Pulumi.yaml points the
+// engine and opens the stack: created when create is set, else it must exist.
+func openStack(ctx context.Context, o *options, stdout, stderr io.Writer, jsonEvents, create bool) (*deploy.Stack, error) {
+	dir, err := filepath.Abs(o.dir)
 	if err != nil {
-		return fmt.Errorf("select stack %q on %s: %w", o.stack, backend, err)
+		return nil, err
 	}
-	switch cmd {
-	case "up":
-		_, err = s.Up(ctx, optup.ProgressStreams(stdout), optup.ErrorProgressStreams(stderr))
-	case "preview":
-		_, err = s.Preview(ctx, optpreview.Diff(), optpreview.ProgressStreams(stdout), optpreview.ErrorProgressStreams(stderr))
-	case "destroy":
-		// The program runs first, so provider settings computed at run time
-		// (such as a tunnel's address) are current while deleting.
-		_, err = s.Destroy(ctx, optdestroy.RunProgram(true), optdestroy.ProgressStreams(stdout), optdestroy.ErrorProgressStreams(stderr))
+	if err := checkBackendFlag(o); err != nil {
+		return nil, err
 	}
+	cli, err := deploy.FindPulumi(ctx, o.installPulumi)
 	if err != nil {
-		return fmt.Errorf("%s of stack %q: %w", cmd, o.stack, err)
+		return nil, err
 	}
-	return nil
+	if err := buildReadinessProvider(ctx, dir, stderr); err != nil {
+		return nil, err
+	}
+	opts := deploy.Options{
+		StackName:     o.stack,
+		Backend:       o.backend,
+		ProjectDir:    dir,
+		Command:       cli,
+		Progress:      stdout,
+		ErrorProgress: stderr,
+	}
+	if jsonEvents {
+		opts.Progress = nil
+		opts.Events = deploy.JSONEvents(stdout)
+	}
+	if create {
+		return deploy.Open(ctx, opts)
+	}
+	return deploy.OpenExisting(ctx, opts)
 }
 
 // buildReadinessProvider builds the project's own provider plugin where
 // Pulumi.yaml says the engine finds it (plugins.providers: ./bin).
 func buildReadinessProvider(ctx context.Context, dir string, stderr io.Writer) error {
+	if _, err := exec.LookPath("go"); err != nil {
+		return fmt.Errorf("%w: go is not on PATH: it builds the readiness provider (pulumi-resource-gitlabwait); install Go 1.26", errMissing)
+	}
 	build := exec.CommandContext(ctx, "go", "build", "-o", filepath.Join(dir, "bin", "pulumi-resource-gitlabwait"), "./provider/cmd/pulumi-resource-gitlabwait")
 	build.Dir = dir
 	build.Stdout, build.Stderr = stderr, stderr
@@ -75,16 +101,10 @@ func buildReadinessProvider(ctx context.Context, dir string, stderr io.Writer) e
 	return nil
 }
 
-// defaultBackend is a file backend under the user's home, so no account at
-// any Pulumi service is needed.
-func defaultBackend() (string, error) {
-	home, err := os.UserHomeDir()
-	if err != nil {
-		return "", fmt.Errorf("find the home folder for the default state backend (or pass --backend): %w", err)
+// checkBackendFlag refuses a bad --backend before anything runs.
+func checkBackendFlag(o *options) error {
+	if o.backend == "" {
+		return nil
 	}
-	dir := filepath.Join(home, ".gitlab-kapsule", "state")
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return "", fmt.Errorf("create the state folder %s: %w", dir, err)
-	}
-	return "file://" + dir, nil
+	return deploy.CheckBackend(o.backend)
 }

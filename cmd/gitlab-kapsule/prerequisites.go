@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"strings"
 
 	"github.com/gitlab-kapsule/gitlab-kapsule/internal/offline"
@@ -14,28 +13,31 @@ import (
 // credentialVars are what the Scaleway provider needs to create anything.
 var credentialVars = []string{"SCW_ACCESS_KEY", "SCW_SECRET_KEY", "SCW_DEFAULT_PROJECT_ID"}
 
-// missingVars lists the environment variables an operation needs and lacks.
-func missingVars(o options) []string {
+// missingVars lists the environment variables an operation needs and
+// lacks: Scaleway's when it changes the cloud, and a file backend's
+// passphrase always (it decrypts the stack's secrets).
+func missingVars(o *options, cloud bool) []string {
 	var missing []string
-	for _, v := range credentialVars {
-		if os.Getenv(v) == "" {
-			missing = append(missing, v)
+	if cloud {
+		for _, v := range credentialVars {
+			if os.Getenv(v) == "" {
+				missing = append(missing, v)
+			}
 		}
 	}
-	// A file backend encrypts the stack's secrets with this passphrase.
 	if usesFileBackend(o) && os.Getenv("PULUMI_CONFIG_PASSPHRASE") == "" && os.Getenv("PULUMI_CONFIG_PASSPHRASE_FILE") == "" {
 		missing = append(missing, "PULUMI_CONFIG_PASSPHRASE")
 	}
 	return missing
 }
 
-func usesFileBackend(o options) bool {
+func usesFileBackend(o *options) bool {
 	return o.backend == "" || strings.HasPrefix(o.backend, "file://")
 }
 
 // explainMissing names the missing variables, then shows the offline plan so
 // the user still sees what would be created.
-func explainMissing(stdout io.Writer, o options, missing []string) error {
+func explainMissing(stdout io.Writer, o *options, missing []string) error {
 	fmt.Fprintf(stdout, "Cannot deploy: these environment variables are not set: %s\n", strings.Join(missing, ", "))
 	fmt.Fprintf(stdout, "  SCW_*: a Scaleway API key and project (console: IAM > API keys).\n")
 	fmt.Fprintf(stdout, "  PULUMI_CONFIG_PASSPHRASE: encrypts this stack's secrets in the local state.\n\n")
@@ -45,13 +47,10 @@ func explainMissing(stdout io.Writer, o options, missing []string) error {
 	return errMissing
 }
 
-// requirePulumiCLI says how to get the Pulumi CLI when it is not on PATH.
-func requirePulumiCLI() error {
-	if _, err := exec.LookPath("pulumi"); err == nil {
-		return nil
+// requirePassphrase fails with errMissing when a file backend has no passphrase.
+func requirePassphrase(o *options) error {
+	if m := missingVars(o, false); len(m) > 0 {
+		return fmt.Errorf("%w: %s is not set: it decrypts the stack's secrets in the file backend", errMissing, strings.Join(m, ", "))
 	}
-	return fmt.Errorf("%w: the Pulumi CLI is not on PATH: install v%s (pulumi.com/docs/install), or build it from the Go module with `tools/build pulumi` and add the printed GLK_PULUMI_DIR to PATH", errMissing, pulumiVersion)
+	return nil
 }
-
-// pulumiVersion is the CLI version the project is built and tested with.
-const pulumiVersion = "3.274.1"

@@ -1,0 +1,128 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/auto"
+
+	"github.com/gitlab-kapsule/gitlab-kapsule/deploy"
+)
+
+// secretMask stands for a secret value that was not asked for.
+const secretMask = "[secret]"
+
+// readOutputs returns the outputs of an existing stack.
+func readOutputs(ctx context.Context, o *options) (auto.OutputMap, error) {
+	if err := checkBackendFlag(o); err != nil {
+		return nil, err
+	}
+	if err := requirePassphrase(o); err != nil {
+		return nil, err
+	}
+	cli, err := deploy.FindPulumi(ctx, o.installPulumi)
+	if err != nil {
+		return nil, err
+	}
+	s, err := deploy.OpenExisting(ctx, deploy.Options{StackName: o.stack, Backend: o.backend, ProjectDir: o.dir, Command: cli})
+	if err != nil {
+		return nil, err
+	}
+	defer s.Close()
+	outs, err := s.Outputs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if len(outs) == 0 {
+		return nil, fmt.Errorf("%w: stack %q has no outputs: run `gitlab-kapsule --stack %s up` first", errMissing, o.stack, o.stack)
+	}
+	return outs, nil
+}
+
+func cmdOutputs(ctx context.Context, o *options, args []string, stdout, stderr io.Writer) error {
+	var showSecrets, asJSON bool
+	fs, err := parseCommand("outputs", o, args, stderr, 1, func(fs *flag.FlagSet) {
+		fs.BoolVar(&showSecrets, "show-secrets", false, "print secret outputs (kubeconfig, root password) in plain text")
+		fs.BoolVar(&asJSON, "json", false, "print the outputs as one JSON object")
+	})
+	if err != nil {
+		return err
+	}
+	outs, err := readOutputs(ctx, o)
+	if err != nil {
+		return err
+	}
+	if name := fs.Arg(0); name != "" {
+		v, ok := outs[name]
+		if !ok {
+			return fmt.Errorf("stack %q has no output %q: it has %s", o.stack, name, strings.Join(sortedKeys(outs), ", "))
+		}
+		if v.Secret && !showSecrets {
+			return fmt.Errorf("output %q is a secret: add --show-secrets to print it", name)
+		}
+		fmt.Fprintln(stdout, plainValue(v.Value))
+		return nil
+	}
+	if asJSON {
+		m := map[string]any{}
+		for k, v := range outs {
+			m[k] = v.Value
+			if v.Secret && !showSecrets {
+				m[k] = secretMask
+			}
+		}
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(m)
+	}
+	for _, k := range sortedKeys(outs) {
+		v := outs[k]
+		s := plainValue(v.Value)
+		if v.Secret && !showSecrets {
+			s = secretMask + " (--show-secrets prints it)"
+		} else if strings.Contains(s, "\n") {
+			s = "\n    " + strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n    ")
+		}
+		fmt.Fprintf(stdout, "%-22s %s\n", k+":", s)
+	}
+	return nil
+}
+
+// plainValue formats an output value: strings as they are, others as JSON.
+func plainValue(v any) string {
+	if s, ok := v.(string); ok {
+		return s
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(b)
+}
+
+func sortedKeys(m auto.OutputMap) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// stringOutput returns a string output, or an error naming it.
+func stringOutput(outs auto.OutputMap, name string) (string, error) {
+	v, ok := outs[name]
+	if !ok {
+		return "", fmt.Errorf("%w: the stack has no %s output: run up (with this version of the program) first", errMissing, name)
+	}
+	s, ok := v.Value.(string)
+	if !ok || s == "" {
+		return "", fmt.Errorf("%w: the stack's %s output is empty: run up first", errMissing, name)
+	}
+	return s, nil
+}

@@ -1,0 +1,7 @@
+// Package deploy embeds the gitlab-kapsule program in Go tools through the
+// Pulumi Automation API: it creates or selects a stack on any Pulumi backend
+// (a local file backend by default), sets typed configuration with secrets
+// kept secret, and runs preview, up, refresh, destroy and outputs with the
+// same program function as main.go (stack.Deploy), streaming the engine's
+// progress to a person or its JSON events to a machine.
+package deploy
