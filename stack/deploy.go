@@ -123,6 +123,7 @@ func Build(ctx *pulumi.Context) (pulumi.Map, error) {
 		"agentId":               agent.AgentID,
 		"agentConfigProjectUrl": agent.ConfigProjectURL,
 		"agentKubeContext":      agent.KubeContext,
+		"agentConnectedAt":      agent.ConnectedAt,
 		"gitlabUrl":             gitlab.URL,
 		"gitlabPrivateIp":       gitlab.PrivateIP,
 		"gitlabInternalDnsName": gitlab.InternalDNSName,

@@ -55,7 +55,7 @@ func printTree(w io.Writer, all []mockcloud.Resource, parent string, depth int) 
 		return strings.Compare(a.Type+a.Name, b.Type+b.Name)
 	})
 	for _, r := range children {
-		fmt.Fprintf(w, "%s+ %-50s %s\n", strings.Repeat("    ", depth), r.Type, r.Name)
+		fmt.Fprintf(w, "%s+ %-56s %s\n", strings.Repeat("    ", depth), r.Type, r.Name)
 		printTree(w, all, r.URN, depth+1)
 	}
 }
