@@ -3,21 +3,15 @@ package provider
 import (
 	"bytes"
 	"context"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"net/url"
-	"strconv"
 	"strings"
-	"time"
 
 	p "github.com/pulumi/pulumi-go-provider"
 	"github.com/pulumi/pulumi-go-provider/infer"
-	"golang.org/x/crypto/ssh"
 )
 
 // Defaults of AgentConnected's optional inputs.
@@ -118,26 +112,11 @@ func (r *AgentConnected) Annotate(a infer.Annotator) {
 
 // Annotate documents the inputs and sets their defaults.
 func (a *AgentConnectedArgs) Annotate(an infer.Annotator) {
-	an.Describe(&a.BastionHost, "The Public Gateway's public address.")
-	an.Describe(&a.BastionPort, "The SSH bastion's port (Scaleway's default is 61000).")
-	an.Describe(&a.BastionUser, "The bastion's login.")
-	an.SetDefault(&a.BastionUser, DefaultBastionUser)
-	an.Describe(&a.PrivateKey, "The OpenSSH (or PKCS#8) PEM private key that the bastion trusts.")
-	an.Describe(&a.HostKeyFingerprint, "Pins the bastion's host key (SHA256:...); unset trusts the first key seen.")
-	an.Describe(&a.TargetHost, "GitLab's private address, as reached from the bastion.")
-	an.Describe(&a.TargetPort, "GitLab's HTTP(S) port.")
-	an.SetDefault(&a.TargetPort, DefaultTargetPort)
-	an.Describe(&a.Scheme, "http or https.")
-	an.SetDefault(&a.Scheme, DefaultScheme)
-	an.Describe(&a.CaCert, "PEM CA that signs GitLab's certificate, for https.")
+	a.access().annotate(an)
 	an.Describe(&a.Token, "A personal access token that may read the agent (scope api or read_api).")
 	an.Describe(&a.ProjectPath, "The full path of the agent's configuration project, e.g. root/kubernetes-agent.")
 	an.Describe(&a.AgentName, "The agent's name in that project.")
 	an.Describe(&a.TokenID, "The id of the agent token agentk authenticates with: a new token means waiting again.")
-	an.Describe(&a.Timeout, "The longest wait, as a Go duration.")
-	an.SetDefault(&a.Timeout, DefaultAgentTimeout)
-	an.Describe(&a.PollInterval, "The cap of the pause between attempts, as a Go duration.")
-	an.SetDefault(&a.PollInterval, DefaultPollInterval)
 }
 
 // Annotate documents the outputs.
@@ -148,54 +127,34 @@ func (s *AgentConnectedState) Annotate(an infer.Annotator) {
 	an.Describe(&s.BastionHostKeyFingerprint, "The SHA256 fingerprint of the bastion host key that was trusted.")
 }
 
+// access points at the inputs AgentConnected shares with GitLabReady.
+func (a *AgentConnectedArgs) access() access {
+	return access{
+		BastionHost: &a.BastionHost, BastionPort: &a.BastionPort, BastionUser: &a.BastionUser,
+		PrivateKey: &a.PrivateKey, HostKeyFingerprint: &a.HostKeyFingerprint,
+		TargetHost: &a.TargetHost, TargetPort: &a.TargetPort, Scheme: &a.Scheme, CaCert: &a.CaCert,
+		Timeout: &a.Timeout, PollInterval: &a.PollInterval, DefaultTimeout: DefaultAgentTimeout,
+	}
+}
+
 // withDefaults fills the optional inputs that are empty.
 func (a AgentConnectedArgs) withDefaults() AgentConnectedArgs {
-	if a.BastionUser == "" {
-		a.BastionUser = DefaultBastionUser
-	}
-	if a.TargetPort == 0 {
-		a.TargetPort = DefaultTargetPort
-	}
-	if a.Scheme == "" {
-		a.Scheme = DefaultScheme
-	}
-	if a.Timeout == "" {
-		a.Timeout = DefaultAgentTimeout
-	}
-	if a.PollInterval == "" {
-		a.PollInterval = DefaultPollInterval
-	}
+	a.access().fillDefaults()
 	return a
 }
 
-// bastionArgs reuses GitLabReady's checks for the inputs both resources share.
-func (a AgentConnectedArgs) bastionArgs() GitLabReadyArgs {
-	return GitLabReadyArgs{
-		BastionHost: a.BastionHost, BastionPort: a.BastionPort, BastionUser: a.BastionUser,
-		PrivateKey: a.PrivateKey, HostKeyFingerprint: a.HostKeyFingerprint,
-		TargetHost: a.TargetHost, TargetPort: a.TargetPort, Scheme: a.Scheme, CaCert: a.CaCert,
-		Path: graphQLPath, Timeout: a.Timeout, PollInterval: a.PollInterval,
-	}
-}
-
-// validate checks every input whose value known(key) says is known.
-func (a AgentConnectedArgs) validate(known func(key string) bool) []fieldError {
-	errs := a.bastionArgs().validate(known)
-	bad := func(key, format string, args ...any) {
-		if known(key) {
-			errs = append(errs, fieldError{key, fmt.Sprintf(format, args...)})
-		}
-	}
+// validate checks every input whose value f says is known.
+func (a AgentConnectedArgs) validate(f *fieldErrors) {
+	a.access().validate(f)
 	if a.Token == "" {
-		bad("token", "is empty: pass a personal access token that may read the agent")
+		f.add("token", "is empty: pass a personal access token that may read the agent")
 	}
 	if a.ProjectPath == "" || strings.HasPrefix(a.ProjectPath, "/") || !strings.Contains(a.ProjectPath, "/") {
-		bad("projectPath", "%q is not a project's full path such as root/kubernetes-agent", a.ProjectPath)
+		f.add("projectPath", "%q is not a project's full path such as root/kubernetes-agent", a.ProjectPath)
 	}
 	if a.AgentName == "" {
-		bad("agentName", "is empty: pass the agent's name")
+		f.add("agentName", "is empty: pass the agent's name")
 	}
-	return errs
 }
 
 // agentWait is one AgentConnected wait, checked and defaulted.
@@ -204,28 +163,18 @@ type agentWait struct {
 	query []byte
 }
 
+// agentWait checks the inputs, fills the defaults and returns the wait they
+// describe, with the GraphQL query it sends.
 func (a AgentConnectedArgs) agentWait() (agentWait, error) {
-	a = a.withDefaults()
-	if errs := a.validate(func(string) bool { return true }); len(errs) > 0 {
-		msgs := make([]string, len(errs))
-		for i, e := range errs {
-			msgs[i] = e.Error()
-		}
-		return agentWait{}, fmt.Errorf("invalid AgentConnected inputs: %s", strings.Join(msgs, "; "))
-	}
-	signer, err := ssh.ParsePrivateKey([]byte(a.PrivateKey))
+	a, err := validInputs("AgentConnected", a)
 	if err != nil {
-		return agentWait{}, fmt.Errorf("privateKey: %s", keyErrorKind(err))
+		return agentWait{}, err
 	}
-	pinned, _ := NormalizeFingerprint(a.HostKeyFingerprint)
-	timeout, _ := time.ParseDuration(a.Timeout)
-	poll, _ := time.ParseDuration(a.PollInterval)
-	var roots *x509.CertPool
-	if a.CaCert != "" {
-		roots = x509.NewCertPool()
-		roots.AppendCertsFromPEM([]byte(a.CaCert))
+	cfg, err := a.access().config(graphQLPath)
+	if err != nil {
+		return agentWait{}, err
 	}
-	u := url.URL{Scheme: a.Scheme, Host: net.JoinHostPort(a.TargetHost, strconv.Itoa(a.TargetPort)), Path: graphQLPath}
+	cfg.Token = a.Token
 	query, err := json.Marshal(map[string]any{
 		"query":     agentConnectionsQuery,
 		"variables": map[string]string{"fullPath": a.ProjectPath, "name": a.AgentName},
@@ -233,14 +182,7 @@ func (a AgentConnectedArgs) agentWait() (agentWait, error) {
 	if err != nil {
 		return agentWait{}, err
 	}
-	return agentWait{
-		cfg: Config{
-			BastionAddr: net.JoinHostPort(a.BastionHost, strconv.Itoa(a.BastionPort)),
-			BastionUser: a.BastionUser, Signer: signer, HostKeyFingerprint: pinned,
-			URL: u.String(), RootCAs: roots, Token: a.Token, Timeout: timeout, PollInterval: poll,
-		},
-		query: query,
-	}, nil
+	return agentWait{cfg: cfg, query: query}, nil
 }
 
 // AgentStatus is what one GraphQL answer says about the agent.
@@ -329,57 +271,37 @@ func (s *Session) PollAgent(ctx context.Context, query []byte) (AgentStatus, err
 // WaitAgent polls until the agent is connected, the timeout passes, a
 // permanent error happens or ctx ends, whichever comes first.
 func (s *Session) WaitAgent(ctx context.Context, query []byte) (AgentStatus, int, error) {
-	clock := s.w.clock()
-	backoff := Backoff{Initial: s.w.initialDelay(), Max: s.cfg.PollInterval, Jitter: DefaultJitter, Rand: s.w.Rand}
-	deadline := clock.Now().Add(s.cfg.Timeout)
-	last := "no attempt finished"
-	for attempt := 1; ; attempt++ {
-		remaining := deadline.Sub(clock.Now())
-		// The last attempt, at the deadline, still gets a fair chance to answer.
-		actx, cancel := context.WithTimeout(ctx, max(min(s.w.attemptTimeout(), remaining), min(s.w.attemptTimeout(), time.Second)))
-		st, err := s.PollAgent(actx, query)
-		cancel()
-		if ctx.Err() != nil {
-			return AgentStatus{}, attempt, fmt.Errorf("stopped waiting for the agent after %d attempts (last: %s): %w", attempt, last, ctx.Err())
-		}
-		switch {
-		case err == nil && st.Connected:
-			return st, attempt, nil
-		case err == nil:
-			last = st.Detail
-		case IsPermanent(err):
-			return AgentStatus{}, attempt, err
-		default:
-			last = s.describe(err)
-		}
-		now := clock.Now()
-		if !now.Before(deadline) {
-			return AgentStatus{}, attempt, fmt.Errorf("%w: GitLab at %s listed no agentk connection after %s (%d attempts), last: %s: "+
+	var st AgentStatus
+	attempts, err := s.waitFor(ctx, s.agentConnection(query, &st))
+	if err != nil {
+		return AgentStatus{}, attempts, err
+	}
+	return st, attempts, nil
+}
+
+// agentConnection is AgentConnected's poller: one PollAgent an attempt, its
+// answer kept in st.
+func (s *Session) agentConnection(query []byte, st *AgentStatus) poller {
+	return poller{
+		progress: "the agent to connect to GitLab at " + s.host,
+		stopped:  "the agent",
+		attempt: func(ctx context.Context) (bool, string, error) {
+			var err error
+			*st, err = s.PollAgent(ctx, query)
+			return st.Connected, st.Detail, err
+		},
+		timedOut: func(attempts int, last string) error {
+			return fmt.Errorf("%w: GitLab at %s listed no agentk connection after %s (%d attempts), last: %s: "+
 				"look at the agentk pods (kubectl -n gitlab-agent logs deploy/...) and at KAS (gitlab-ctl tail gitlab-kas), or raise timeout",
-				ErrAgentNotConnected, s.host, s.cfg.Timeout, attempt, last)
-		}
-		if s.cfg.Progress != nil {
-			s.cfg.Progress(fmt.Sprintf("waiting for the agent to connect to GitLab at %s (attempt %d, last: %s)", s.host, attempt, last))
-		}
-		if err := clock.Sleep(ctx, min(backoff.Delay(attempt), deadline.Sub(now))); err != nil {
-			return AgentStatus{}, attempt, fmt.Errorf("stopped waiting for the agent after %d attempts (last: %s): %w", attempt, last, err)
-		}
+				ErrAgentNotConnected, s.host, s.cfg.Timeout, attempts, last)
+		},
 	}
 }
 
 // Check applies the defaults and reports invalid inputs by key; values not yet
 // known (during a preview) are checked later.
 func (r *AgentConnected) Check(ctx context.Context, req infer.CheckRequest) (infer.CheckResponse[AgentConnectedArgs], error) {
-	args, failures, err := infer.DefaultCheck[AgentConnectedArgs](ctx, req.NewInputs)
-	if err != nil || len(failures) > 0 {
-		return infer.CheckResponse[AgentConnectedArgs]{Inputs: args, Failures: failures}, err
-	}
-	args = args.withDefaults()
-	known := func(key string) bool { return !req.NewInputs.Get(key).IsComputed() }
-	for _, e := range args.validate(known) {
-		failures = append(failures, p.CheckFailure{Property: e.key, Reason: e.reason})
-	}
-	return infer.CheckResponse[AgentConnectedArgs]{Inputs: args, Failures: failures}, nil
+	return checkInputs[AgentConnectedArgs](ctx, req)
 }
 
 // Create waits until GitLab lists an active agent connection. A preview
@@ -419,28 +341,12 @@ var agentReplaceKeys = []string{"targetHost", "targetPort", "scheme", "projectPa
 // Diff replaces the resource (and so waits again) when the agent, its token
 // or GitLab changes; any other change is an update that waits for nothing.
 func (r *AgentConnected) Diff(_ context.Context, req infer.DiffRequest[AgentConnectedArgs, AgentConnectedState]) (infer.DiffResponse, error) {
-	olds := agentInputMap(req.State.AgentConnectedArgs.withDefaults())
-	news := agentInputMap(req.Inputs.withDefaults())
-	detailed := map[string]p.PropertyDiff{}
-	for key, newValue := range news {
-		if olds[key] == newValue {
-			continue
-		}
-		kind := p.Update
-		for _, rk := range agentReplaceKeys {
-			if key == rk {
-				kind = p.UpdateReplace
-			}
-		}
-		detailed[key] = p.PropertyDiff{Kind: kind, InputDiff: true}
-	}
-	return infer.DiffResponse{HasChanges: len(detailed) > 0, DetailedDiff: detailed}, nil
+	return diffInputs(req.State.AgentConnectedArgs.withDefaults().inputMap(), req.Inputs.withDefaults().inputMap(), agentReplaceKeys), nil
 }
 
-func agentInputMap(a AgentConnectedArgs) map[string]string {
-	m := inputMap(a.bastionArgs())
-	delete(m, "path")
-	delete(m, "instanceId")
+// inputMap flattens the inputs by key, for comparison.
+func (a AgentConnectedArgs) inputMap() map[string]string {
+	m := a.access().inputMap()
 	m["token"] = a.Token
 	m["projectPath"] = a.ProjectPath
 	m["agentName"] = a.AgentName
@@ -467,25 +373,17 @@ func (r *AgentConnected) Read(ctx context.Context, req infer.ReadRequest[AgentCo
 	if err != nil {
 		return resp, err
 	}
-	if w.cfg.HostKeyFingerprint == "" {
-		w.cfg.HostKeyFingerprint = req.State.BastionHostKeyFingerprint
-	}
-	s, err := r.opts.Waiter.Open(w.cfg)
+	s, err := r.opts.Waiter.reopen(w.cfg, req.State.BastionHostKeyFingerprint)
 	if err != nil {
 		return resp, err
 	}
 	defer s.Close()
-	pctx, cancel := context.WithTimeout(ctx, r.opts.Waiter.attemptTimeout())
-	defer cancel()
-	st, err := s.PollAgent(pctx, w.query)
+	var st AgentStatus
+	connected, why, err := s.once(ctx, s.agentConnection(w.query, &st))
 	switch {
-	case IsPermanent(err):
+	case err != nil:
 		return resp, err
-	case err != nil || !st.Connected:
-		why := st.Detail
-		if err != nil {
-			why = err.Error()
-		}
+	case !connected:
 		p.GetLogger(ctx).Warningf("agent %q is not connected (%s): the next up waits for it again", req.State.AgentName, why)
 		return infer.ReadResponse[AgentConnectedArgs, AgentConnectedState]{}, nil
 	}

@@ -11,14 +11,11 @@ import (
 	p "github.com/pulumi/pulumi-go-provider"
 	"github.com/pulumi/pulumi-go-provider/infer"
 	"github.com/pulumi/pulumi-go-provider/integration"
-	presource "github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/property"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/crypto/ssh"
 )
-
-const agentToken = "gitlabwait:index:AgentConnected"
 
 // fakeGraphQL answers agent connection queries: no project, then no agent,
 // then no connection, then connected, repeating the last one. It records
@@ -65,35 +62,6 @@ const (
 	patForTests = "glpat-test-token"
 )
 
-func agentInputs(key, host string, port int, extra map[string]property.Value) property.Map {
-	m := map[string]property.Value{
-		"bastionHost": property.New("bastion.invalid"),
-		"bastionPort": property.New(61000.0),
-		"privateKey":  property.New(key).WithSecret(true),
-		"targetHost":  property.New(host),
-		"targetPort":  property.New(float64(port)),
-		"token":       property.New(patForTests).WithSecret(true),
-		"projectPath": property.New("root/kubernetes-agent"),
-		"agentName":   property.New("kapsule"),
-		"tokenId":     property.New("7"),
-	}
-	for k, v := range extra {
-		m[k] = v
-	}
-	return property.NewMap(m)
-}
-
-var agentURN = presource.NewURN("test", "provider", "", agentToken, "agent")
-
-// create checks and creates an AgentConnected, as the engine would.
-func create(t *testing.T, s integration.Server, in property.Map) (p.CreateResponse, error) {
-	t.Helper()
-	check, err := s.Check(p.CheckRequest{Urn: agentURN, Inputs: in})
-	require.NoError(t, err)
-	require.Empty(t, check.Failures)
-	return s.Create(p.CreateRequest{Urn: agentURN, Properties: check.Inputs})
-}
-
 func TestParseAgentConnections(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
@@ -120,11 +88,9 @@ func TestParseAgentConnections(t *testing.T) {
 
 func TestAgentConnectedLifecycle(t *testing.T) {
 	t.Parallel()
-	key, signer := newKeyPEM(t)
-	fb := newFakeBastion(t, signer)
 	gql := &fakeGraphQL{answers: []string{noProject, noAgent, noConn, connected}}
-	host, port := startGitLab(t, gql)
-	s := newServer(t, Options{Waiter: &Waiter{DialSSH: fb.Dial, Clock: newFakeClock()}})
+	env := newFakeEnv(t, gql, nil)
+	key, host, port := env.key, env.host, env.port
 
 	integration.LifeCycleTest{
 		Resource: agentToken,
@@ -137,7 +103,7 @@ func TestAgentConnectedLifecycle(t *testing.T) {
 				assert.EqualValues(t, 2, out.Get("connections").AsNumber())
 				assert.Equal(t, "v18.5.1", out.Get("agentVersion").AsString())
 				assert.Equal(t, "2026-01-02T03:04:05Z", out.Get("connectedAt").AsString())
-				assert.Equal(t, ssh.FingerprintSHA256(fb.hostSigner.PublicKey()), out.Get("bastionHostKeyFingerprint").AsString())
+				assert.Equal(t, ssh.FingerprintSHA256(env.bastion.hostSigner.PublicKey()), out.Get("bastionHostKeyFingerprint").AsString())
 				assert.True(t, out.Get("token").Secret(), "the token stays a secret in state")
 				assert.True(t, out.Get("privateKey").Secret())
 				assert.Equal(t, "15m", out.Get("timeout").AsString(), "defaults are applied")
@@ -151,7 +117,7 @@ func TestAgentConnectedLifecycle(t *testing.T) {
 				assert.Equal(t, "1h", out.Get("timeout").AsString())
 			},
 		}},
-	}.Run(t, s)
+	}.Run(t, env.server)
 }
 
 func TestAgentConnectedDiffReplacesOnNewTokenOrAgent(t *testing.T) {
@@ -159,12 +125,7 @@ func TestAgentConnectedDiffReplacesOnNewTokenOrAgent(t *testing.T) {
 	base := AgentConnectedArgs{BastionHost: "gw", BastionPort: 61000, PrivateKey: "k", TargetHost: "10.0.0.10",
 		Token: "t", ProjectPath: "root/kubernetes-agent", AgentName: "kapsule", TokenID: "7"}
 	state := AgentConnectedState{AgentConnectedArgs: base.withDefaults(), Connections: 2}
-	tests := []struct {
-		name   string
-		change func(*AgentConnectedArgs)
-		key    string
-		kind   p.DiffKind
-	}{
+	testDiffCases(t, &AgentConnected{}, state, base, []diffCase[AgentConnectedArgs]{
 		{"new agent token", func(a *AgentConnectedArgs) { a.TokenID = "8" }, "tokenId", p.UpdateReplace},
 		{"new agent", func(a *AgentConnectedArgs) { a.AgentName = "other" }, "agentName", p.UpdateReplace},
 		{"new project", func(a *AgentConnectedArgs) { a.ProjectPath = "root/other" }, "projectPath", p.UpdateReplace},
@@ -172,18 +133,7 @@ func TestAgentConnectedDiffReplacesOnNewTokenOrAgent(t *testing.T) {
 		{"new api token", func(a *AgentConnectedArgs) { a.Token = "t2" }, "token", p.Update},
 		{"new bastion", func(a *AgentConnectedArgs) { a.BastionHost = "gw2" }, "bastionHost", p.Update},
 		{"timeout", func(a *AgentConnectedArgs) { a.Timeout = "1h" }, "timeout", p.Update},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			in := base
-			tt.change(&in)
-			d, err := (&AgentConnected{}).Diff(context.Background(), infer.DiffRequest[AgentConnectedArgs, AgentConnectedState]{State: state, Inputs: in})
-			require.NoError(t, err)
-			require.Len(t, d.DetailedDiff, 1)
-			assert.Equal(t, tt.kind, d.DetailedDiff[tt.key].Kind)
-		})
-	}
+	})
 	d, err := (&AgentConnected{}).Diff(context.Background(), infer.DiffRequest[AgentConnectedArgs, AgentConnectedState]{State: state, Inputs: base})
 	require.NoError(t, err)
 	assert.False(t, d.HasChanges, "defaults spelled out are no change")
@@ -191,11 +141,8 @@ func TestAgentConnectedDiffReplacesOnNewTokenOrAgent(t *testing.T) {
 
 func TestAgentConnectedTimesOutWithTheLastReason(t *testing.T) {
 	t.Parallel()
-	key, signer := newKeyPEM(t)
-	fb := newFakeBastion(t, signer)
-	host, port := startGitLab(t, &fakeGraphQL{answers: []string{noConn}})
-	s := newServer(t, Options{Waiter: &Waiter{DialSSH: fb.Dial, Clock: newFakeClock()}})
-	_, err := create(t, s, agentInputs(key, host, port, map[string]property.Value{"timeout": property.New("2m")}))
+	env := newFakeEnv(t, &fakeGraphQL{answers: []string{noConn}}, nil)
+	_, _, err := checkAndCreate(t, env.server, agentURN, agentInputs(env.key, env.host, env.port, map[string]property.Value{"timeout": property.New("2m")}))
 	require.ErrorIs(t, err, ErrAgentNotConnected)
 	assert.ErrorContains(t, err, "no agentk is connected yet")
 	assert.ErrorContains(t, err, "raise timeout")
@@ -204,12 +151,9 @@ func TestAgentConnectedTimesOutWithTheLastReason(t *testing.T) {
 
 func TestAgentConnectedStopsOnARefusedToken(t *testing.T) {
 	t.Parallel()
-	key, signer := newKeyPEM(t)
-	fb := newFakeBastion(t, signer)
 	gql := &fakeGraphQL{status: http.StatusUnauthorized}
-	host, port := startGitLab(t, gql)
-	s := newServer(t, Options{Waiter: &Waiter{DialSSH: fb.Dial, Clock: newFakeClock()}})
-	_, err := create(t, s, agentInputs(key, host, port, nil))
+	env := newFakeEnv(t, gql, nil)
+	_, _, err := checkAndCreate(t, env.server, agentURN, agentInputs(env.key, env.host, env.port, nil))
 	require.Error(t, err)
 	assert.EqualValues(t, 0, gql.n.Load(), "a refused token is not retried")
 	assert.ErrorContains(t, err, "refuses the token (HTTP 401)")

@@ -5,44 +5,14 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/blang/semver"
 	p "github.com/pulumi/pulumi-go-provider"
 	"github.com/pulumi/pulumi-go-provider/infer"
 	"github.com/pulumi/pulumi-go-provider/integration"
-	presource "github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/property"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/crypto/ssh"
 )
-
-const token = "gitlabwait:index:GitLabReady"
-
-var urn = presource.NewURN("test", "provider", "", token, "gitlab")
-
-func newServer(t *testing.T, opts Options) integration.Server {
-	t.Helper()
-	prov, err := New(opts)
-	require.NoError(t, err)
-	s, err := integration.NewServer(context.Background(), Name, semver.MustParse(Version), integration.WithProvider(prov))
-	require.NoError(t, err)
-	return s
-}
-
-func inputs(key, host string, port int, extra map[string]property.Value) property.Map {
-	m := map[string]property.Value{
-		"bastionHost": property.New("bastion.invalid"),
-		"bastionPort": property.New(61000.0),
-		"privateKey":  property.New(key).WithSecret(true),
-		"targetHost":  property.New(host),
-		"targetPort":  property.New(float64(port)),
-		"instanceId":  property.New("instance-1"),
-	}
-	for k, v := range extra {
-		m[k] = v
-	}
-	return property.NewMap(m)
-}
 
 func TestSchemaToken(t *testing.T) {
 	t.Parallel()
@@ -55,11 +25,9 @@ func TestSchemaToken(t *testing.T) {
 
 func TestLifecycle(t *testing.T) {
 	t.Parallel()
-	key, signer := newKeyPEM(t)
-	fb := newFakeBastion(t, signer)
 	gitlab := &schedule{codes: []int{502, 404, 200}}
-	host, port := startGitLab(t, gitlab)
-	s := newServer(t, Options{Waiter: &Waiter{DialSSH: fb.Dial, Clock: newFakeClock()}})
+	env := newFakeEnv(t, gitlab, nil)
+	key, host, port := env.key, env.host, env.port
 
 	integration.LifeCycleTest{
 		Resource: token,
@@ -67,7 +35,7 @@ func TestLifecycle(t *testing.T) {
 			Inputs: inputs(key, host, port, nil),
 			Hook: func(_, out property.Map) {
 				assert.NotEmpty(t, out.Get("readyAt").AsString())
-				assert.Equal(t, ssh.FingerprintSHA256(fb.hostSigner.PublicKey()), out.Get("bastionHostKeyFingerprint").AsString())
+				assert.Equal(t, ssh.FingerprintSHA256(env.bastion.hostSigner.PublicKey()), out.Get("bastionHostKeyFingerprint").AsString())
 				assert.True(t, out.Get("privateKey").Secret(), "the key stays a secret in state")
 				assert.Equal(t, "bastion", out.Get("bastionUser").AsString(), "defaults are applied")
 				assert.Equal(t, "/-/readiness?all=1", out.Get("path").AsString())
@@ -94,7 +62,7 @@ func TestLifecycle(t *testing.T) {
 				},
 			},
 		},
-	}.Run(t, s)
+	}.Run(t, env.server)
 }
 
 func TestPreviewDialsNothing(t *testing.T) {
@@ -152,12 +120,7 @@ func TestDiff(t *testing.T) {
 	t.Parallel()
 	base := GitLabReadyArgs{BastionHost: "gw", BastionPort: 61000, PrivateKey: "k", TargetHost: "10.0.0.10", InstanceID: "i-1"}
 	state := GitLabReadyState{GitLabReadyArgs: base.withDefaults(), ReadyAt: "2026-01-01T00:00:00Z"}
-	tests := []struct {
-		name   string
-		change func(*GitLabReadyArgs)
-		key    string
-		kind   p.DiffKind
-	}{
+	testDiffCases(t, &GitLabReady{}, state, base, []diffCase[GitLabReadyArgs]{
 		{"new instance", func(a *GitLabReadyArgs) { a.InstanceID = "i-2" }, "instanceId", p.UpdateReplace},
 		{"new address", func(a *GitLabReadyArgs) { a.TargetHost = "10.0.0.11" }, "targetHost", p.UpdateReplace},
 		{"https", func(a *GitLabReadyArgs) { a.Scheme = "https" }, "scheme", p.UpdateReplace},
@@ -166,56 +129,12 @@ func TestDiff(t *testing.T) {
 		{"new key", func(a *GitLabReadyArgs) { a.PrivateKey = "k2" }, "privateKey", p.Update},
 		{"new bastion", func(a *GitLabReadyArgs) { a.BastionHost = "gw2" }, "bastionHost", p.Update},
 		{"timeout", func(a *GitLabReadyArgs) { a.Timeout = "1h" }, "timeout", p.Update},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			in := base
-			tt.change(&in)
-			d, err := (&GitLabReady{}).Diff(context.Background(), inferDiff(state, in))
-			require.NoError(t, err)
-			assert.True(t, d.HasChanges)
-			require.Len(t, d.DetailedDiff, 1)
-			assert.Equal(t, tt.kind, d.DetailedDiff[tt.key].Kind)
-		})
-	}
+	})
 	t.Run("defaults spelled out are no change", func(t *testing.T) {
 		in := base
 		in.BastionUser, in.TargetPort, in.Path = "bastion", 80, DefaultPath
-		d, err := (&GitLabReady{}).Diff(context.Background(), inferDiff(state, in))
+		d, err := (&GitLabReady{}).Diff(context.Background(), infer.DiffRequest[GitLabReadyArgs, GitLabReadyState]{ID: "gitlab", State: state, Inputs: in})
 		require.NoError(t, err)
 		assert.False(t, d.HasChanges)
 	})
-}
-
-func TestReadRechecksOnlyWhenAsked(t *testing.T) {
-	t.Parallel()
-	key, signer := newKeyPEM(t)
-	fb := newFakeBastion(t, signer)
-	gitlab := &schedule{codes: []int{200, 502}}
-	host, port := startGitLab(t, gitlab)
-	recheck := false
-	s := newServer(t, Options{
-		Waiter:  &Waiter{DialSSH: fb.Dial, Clock: newFakeClock()},
-		Recheck: func(context.Context) bool { return recheck },
-	})
-	check, err := s.Check(p.CheckRequest{Urn: urn, Inputs: inputs(key, host, port, nil)})
-	require.NoError(t, err)
-	created, err := s.Create(p.CreateRequest{Urn: urn, Properties: check.Inputs})
-	require.NoError(t, err)
-
-	read, err := s.Read(p.ReadRequest{ID: created.ID, Urn: urn, Properties: created.Properties, Inputs: check.Inputs})
-	require.NoError(t, err)
-	assert.Equal(t, created.ID, read.ID)
-	assert.EqualValues(t, 1, gitlab.n.Load(), "a plain refresh does not poll")
-
-	recheck = true
-	read, err = s.Read(p.ReadRequest{ID: created.ID, Urn: urn, Properties: created.Properties, Inputs: check.Inputs})
-	require.NoError(t, err)
-	assert.EqualValues(t, 2, gitlab.n.Load(), "a refresh that is asked to polls once")
-	assert.Empty(t, read.ID, "GitLab not ready: the resource is gone, so the next up waits again")
-}
-
-func inferDiff(state GitLabReadyState, in GitLabReadyArgs) infer.DiffRequest[GitLabReadyArgs, GitLabReadyState] {
-	return infer.DiffRequest[GitLabReadyArgs, GitLabReadyState]{ID: "gitlab", State: state, Inputs: in}
 }

@@ -313,56 +313,34 @@ func hostOnly(hostport string) string {
 // Wait polls until GitLab is ready, the timeout passes, a permanent error
 // happens or ctx ends, whichever comes first.
 func (s *Session) Wait(ctx context.Context) (Result, error) {
-	clock := s.w.clock()
-	backoff := Backoff{Initial: s.w.initialDelay(), Max: s.cfg.PollInterval, Jitter: DefaultJitter, Rand: s.w.Rand}
-	start := clock.Now()
-	deadline := start.Add(s.cfg.Timeout)
-	last := "no attempt finished"
-	for attempt := 1; ; attempt++ {
-		remaining := deadline.Sub(clock.Now())
-		actx, cancel := context.WithTimeout(ctx, max(min(s.w.attemptTimeout(), remaining), time.Millisecond))
-		st, err := s.Poll(actx)
-		cancel()
-		if ctx.Err() != nil {
-			return Result{}, fmt.Errorf("stopped waiting for GitLab at %s after %d attempts (last: %s): %w",
-				s.host, attempt, last, ctx.Err())
-		}
-		switch {
-		case err == nil && st.Ready:
-			return Result{
-				ReadyAt:            clock.Now(),
-				Version:            st.Version,
-				HostKeyFingerprint: s.HostKeyFingerprint(),
-				Attempts:           attempt,
-				Connections:        s.Connections(),
-			}, nil
-		case err == nil:
-			last = st.Detail
-		case IsPermanent(err):
-			return Result{}, err
-		default:
-			last = s.describe(err)
-		}
-		now := clock.Now()
-		if !now.Before(deadline) {
-			return Result{}, &NotReadyError{Host: s.host, Timeout: s.cfg.Timeout, Attempts: attempt, Last: last}
-		}
-		if s.cfg.Progress != nil {
-			s.cfg.Progress(fmt.Sprintf("waiting for GitLab at %s (attempt %d, last: %s)", s.host, attempt, last))
-		}
-		if err := clock.Sleep(ctx, min(backoff.Delay(attempt), deadline.Sub(now))); err != nil {
-			return Result{}, fmt.Errorf("stopped waiting for GitLab at %s after %d attempts (last: %s): %w",
-				s.host, attempt, last, err)
-		}
+	var st Status
+	attempts, err := s.waitFor(ctx, s.readiness(&st))
+	if err != nil {
+		return Result{}, err
 	}
+	return Result{
+		ReadyAt:            s.w.clock().Now(),
+		Version:            st.Version,
+		HostKeyFingerprint: s.HostKeyFingerprint(),
+		Attempts:           attempts,
+		Connections:        s.Connections(),
+	}, nil
 }
 
-// describe turns a transient error into the short "last:" text of a progress line.
-func (s *Session) describe(err error) string {
-	if errors.Is(err, context.DeadlineExceeded) {
-		return fmt.Sprintf("no answer within %s", s.w.attemptTimeout())
+// readiness is GitLabReady's poller: one Poll an attempt, its answer kept in st.
+func (s *Session) readiness(st *Status) poller {
+	return poller{
+		progress: "GitLab at " + s.host,
+		stopped:  "GitLab at " + s.host,
+		attempt: func(ctx context.Context) (bool, string, error) {
+			var err error
+			*st, err = s.Poll(ctx)
+			return st.Ready, st.Detail, err
+		},
+		timedOut: func(attempts int, last string) error {
+			return &NotReadyError{Host: s.host, Timeout: s.cfg.Timeout, Attempts: attempts, Last: last}
+		},
 	}
-	return err.Error()
 }
 
 // Wait opens a session, waits until GitLab is ready and closes the session.

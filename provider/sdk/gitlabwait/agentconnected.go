@@ -87,12 +87,7 @@ func NewAgentConnected(ctx *pulumi.Context, name string, args *AgentConnectedArg
 	if args == nil {
 		args = &AgentConnectedArgs{}
 	}
-	if args.PrivateKey != nil {
-		args.PrivateKey = pulumi.ToSecret(args.PrivateKey).(pulumi.StringOutput)
-	}
-	if args.Token != nil {
-		args.Token = pulumi.ToSecret(args.Token).(pulumi.StringOutput)
-	}
+	args.PrivateKey, args.Token = secret(args.PrivateKey), secret(args.Token)
 	var res AgentConnected
 	if err := ctx.RegisterResource(AgentConnectedType, name, args, &res, opts...); err != nil {
 		return nil, err

@@ -83,12 +83,7 @@ func NewGitLabReady(ctx *pulumi.Context, name string, args *GitLabReadyArgs, opt
 	if args == nil {
 		args = &GitLabReadyArgs{}
 	}
-	if args.PrivateKey != nil {
-		args.PrivateKey = pulumi.ToSecret(args.PrivateKey).(pulumi.StringOutput)
-	}
-	if args.Token != nil {
-		args.Token = pulumi.ToSecret(args.Token).(pulumi.StringPtrInput)
-	}
+	args.PrivateKey, args.Token = secret(args.PrivateKey), secret(args.Token)
 	var res GitLabReady
 	if err := ctx.RegisterResource(GitLabReadyType, name, args, &res, opts...); err != nil {
 		return nil, err
