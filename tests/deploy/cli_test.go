@@ -1,0 +1,89 @@
+package deploy
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/gitlab-kapsule/gitlab-kapsule/internal/testenv"
+	"github.com/gitlab-kapsule/gitlab-kapsule/tests/harness"
+)
+
+var (
+	cliOnce sync.Once
+	cliBin  string
+	cliErr  error
+)
+
+// gitlabKapsule builds the command once per test binary.
+func gitlabKapsule(t *testing.T) string {
+	t.Helper()
+	goTool := testenv.Tool(t, "go", "install Go")
+	cliOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "glk-cli-")
+		if err != nil {
+			cliErr = err
+			return
+		}
+		cliBin = filepath.Join(dir, "gitlab-kapsule")
+		out, err := exec.Command(goTool, "build", "-o", cliBin, "github.com/gitlab-kapsule/gitlab-kapsule/cmd/gitlab-kapsule").CombinedOutput()
+		if err != nil {
+			cliErr = &buildError{err, out}
+		}
+	})
+	require.NoError(t, cliErr)
+	return cliBin
+}
+
+// runUser runs the built command as a user would, with the Pulumi CLI that
+// tools/build made on PATH, a throwaway PULUMI_HOME and a passphrase.
+func runUser(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	pulumiDir := testenv.Env(t, harness.PulumiDirEnv, `run eval "$(tools/build pulumi)"`)
+	cmd := exec.Command(gitlabKapsule(t), args...)
+	cmd.Dir = repoRoot(t)
+	cmd.Env = append(os.Environ(),
+		"PATH="+pulumiDir+string(os.PathListSeparator)+os.Getenv("PATH"),
+		"PULUMI_HOME="+t.TempDir(),
+		"HOME="+t.TempDir(),
+		"PULUMI_SKIP_UPDATE_CHECK=true",
+		"PULUMI_CONFIG_PASSPHRASE=test",
+	)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else {
+		require.NoError(t, err)
+	}
+	return code, stdout.String(), stderr.String()
+}
+
+// TestCLIUnknownStack: commands that need a deployed stack name the
+// missing one and exit 2, through the real Pulumi CLI.
+func TestCLIUnknownStack(t *testing.T) {
+	backend := "file://" + t.TempDir()
+	for _, cmd := range []string{"outputs", "ssh", "tunnel", "verify"} {
+		code, _, errOut := runUser(t, "--backend", backend, "--stack", "nosuch", cmd)
+		assert.Equal(t, 2, code, cmd)
+		assert.Contains(t, errOut, `stack "nosuch": no such stack`, cmd)
+		assert.Contains(t, errOut, "`up` creates it", cmd)
+		assert.Contains(t, errOut, "nothing was deployed", cmd)
+		assert.NotContains(t, errOut, "stdout:", "%s: no raw CLI dump", cmd)
+	}
+}
+
+// TestCLIBadBackend: a bad --backend is named before anything runs.
+func TestCLIBadBackend(t *testing.T) {
+	code, _, errOut := runUser(t, "--backend", "ftp://host/state", "outputs")
+	assert.Equal(t, 2, code)
+	assert.Contains(t, errOut, `unknown scheme "ftp"`)
+}

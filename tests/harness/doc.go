@@ -1,0 +1,7 @@
+// Package harness starts the real parts that tests under tests/ run
+// against: a Kubernetes control plane without nodes (envtest's
+// kube-apiserver and etcd plus kube-controller-manager, with MarkPodsReady
+// in place of a kubelet), the Pulumi engine with a throwaway home and file
+// backend, and an OpenSSH bastion on loopback. tools/build provides the
+// binaries; where they are missing, tests skip, or fail under GLK_STRICT/CI.
+package harness
