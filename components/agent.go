@@ -300,66 +300,20 @@ func newGitLabProvider(ctx *pulumi.Context, name string, a *AgentArgs, parent pu
 	return gl, apiURL, nil
 }
 
-// installAgent creates agentk's namespace, its token Secret, the RBAC and
-// the Helm release, all through Kapsule's Kubernetes provider.
+// installAgent creates agentk's footing in the cluster, then the Helm
+// release, all through Kapsule's Kubernetes provider.
 func installAgent(ctx *pulumi.Context, name string, a *AgentArgs, token pulumi.StringOutput, comp *Agent) (*helmv3.Release, error) {
 	onCluster := []pulumi.ResourceOption{pulumi.Parent(comp), pulumi.Provider(a.KubernetesProvider)}
-	labels := pulumi.StringMap{"app.kubernetes.io/managed-by": pulumi.String("gitlab-kapsule")}
-
-	ns, err := corev1.NewNamespace(ctx, name+"-namespace", &corev1.NamespaceArgs{
-		Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(a.AgentNamespace), Labels: labels},
+	access, err := NewAgentClusterAccess(ctx, name, &AgentClusterAccessArgs{
+		AgentNamespace: a.AgentNamespace,
+		Namespaces:     a.Namespaces,
+		ClusterAdmin:   a.ClusterAdmin,
+		Token:          token,
 	}, onCluster...)
 	if err != nil {
-		return nil, fmt.Errorf("agent %q: namespace: %w", name, err)
+		return nil, err
 	}
-	deps := []pulumi.Resource{ns}
-	// The namespaces the agent deploys to exist before their Roles.
-	targets := map[string]*corev1.Namespace{}
-	for _, target := range a.Namespaces {
-		t, err := corev1.NewNamespace(ctx, name+"-target-"+target, &corev1.NamespaceArgs{
-			Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(target), Labels: labels},
-		}, onCluster...)
-		if err != nil {
-			return nil, fmt.Errorf("agent %q: namespace %s: %w", name, target, err)
-		}
-		targets[target] = t
-	}
-
-	secret, err := corev1.NewSecret(ctx, name+"-token-secret", &corev1.SecretArgs{
-		Metadata:   &metav1.ObjectMetaArgs{Name: pulumi.String(AgentTokenSecret), Namespace: ns.Metadata.Name().Elem(), Labels: labels},
-		Type:       pulumi.String("Opaque"),
-		StringData: pulumi.StringMap{"token": token},
-	}, append(onCluster, pulumi.AdditionalSecretOutputs([]string{"data", "stringData"}))...)
-	if err != nil {
-		return nil, fmt.Errorf("agent %q: token secret: %w", name, err)
-	}
-	deps = append(deps, secret)
-
-	if a.ClusterAdmin {
-		_ = ctx.Log.Warn("agent:clusterAdmin is true: the GitLab agent, and every CI job of its configuration project, is cluster-admin of the Kapsule cluster; "+
-			"set it to false and list agent:namespaces for least privilege", &pulumi.LogArgs{Resource: comp})
-		crb, err := k8srbac.NewClusterRoleBinding(ctx, name+"-cluster-admin", &k8srbac.ClusterRoleBindingArgs{
-			Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String("gitlab-agent-cluster-admin"), Labels: labels},
-			RoleRef:  &k8srbac.RoleRefArgs{ApiGroup: pulumi.String(rbacv1.GroupName), Kind: pulumi.String("ClusterRole"), Name: pulumi.String("cluster-admin")},
-			Subjects: k8srbac.SubjectArray{&k8srbac.SubjectArgs{Kind: pulumi.String(rbacv1.ServiceAccountKind), Name: pulumi.String(AgentServiceAccount), Namespace: ns.Metadata.Name().Elem()}},
-		}, onCluster...)
-		if err != nil {
-			return nil, fmt.Errorf("agent %q: cluster-admin binding: %w", name, err)
-		}
-		deps = append(deps, crb)
-	}
-	roles, bindings := AgentRBAC(a.AgentNamespace, a.Namespaces)
-	for i := range roles {
-		rdeps := []pulumi.Resource{ns}
-		if t, ok := targets[roles[i].Namespace]; ok {
-			rdeps = []pulumi.Resource{t}
-		}
-		role, binding, err := newRole(ctx, name, roles[i], bindings[i], append(onCluster, pulumi.DependsOn(rdeps)))
-		if err != nil {
-			return nil, err
-		}
-		deps = append(deps, role, binding)
-	}
+	ns, deps := access.Namespace, access.Resources
 
 	version := pulumi.String(a.ChartVersion).ToStringOutput()
 	if a.NodePoolID != nil {
@@ -381,6 +335,91 @@ func installAgent(ctx *pulumi.Context, name string, a *AgentArgs, token pulumi.S
 		return nil, fmt.Errorf("agent %q: helm release: %w", name, err)
 	}
 	return release, nil
+}
+
+// AgentClusterAccessArgs configures NewAgentClusterAccess.
+type AgentClusterAccessArgs struct {
+	// AgentNamespace is where agentk runs.
+	AgentNamespace string
+	// Namespaces are where the agent may deploy; each is created with a Role.
+	Namespaces []string
+	// ClusterAdmin binds the agent to cluster-admin instead (with a warning).
+	ClusterAdmin bool
+	// Token is the agent token (secret), stored in the Secret agentk reads.
+	Token pulumi.StringInput
+}
+
+// AgentClusterAccess is the agent's footing in the cluster.
+type AgentClusterAccess struct {
+	// Namespace is agentk's own namespace.
+	Namespace *corev1.Namespace
+	// Resources are everything created, which the Helm release waits for.
+	Resources []pulumi.Resource
+}
+
+// NewAgentClusterAccess creates everything of the agent in the cluster but
+// the Helm release: agentk's namespace, the namespaces it deploys to, the
+// Secret with its token, and its RBAC (namespaced Roles; cluster-admin only
+// when asked). opts carry the Kubernetes provider and the parent. It needs
+// no chart and no GitLab, so the engine tests run it against a real API server.
+func NewAgentClusterAccess(ctx *pulumi.Context, name string, args *AgentClusterAccessArgs, opts ...pulumi.ResourceOption) (*AgentClusterAccess, error) {
+	labels := pulumi.StringMap{"app.kubernetes.io/managed-by": pulumi.String("gitlab-kapsule")}
+	ns, err := corev1.NewNamespace(ctx, name+"-namespace", &corev1.NamespaceArgs{
+		Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(args.AgentNamespace), Labels: labels},
+	}, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("agent %q: namespace: %w", name, err)
+	}
+	deps := []pulumi.Resource{ns}
+	// The namespaces the agent deploys to exist before their Roles.
+	targets := map[string]*corev1.Namespace{}
+	for _, target := range args.Namespaces {
+		t, err := corev1.NewNamespace(ctx, name+"-target-"+target, &corev1.NamespaceArgs{
+			Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(target), Labels: labels},
+		}, opts...)
+		if err != nil {
+			return nil, fmt.Errorf("agent %q: namespace %s: %w", name, target, err)
+		}
+		targets[target] = t
+		deps = append(deps, t)
+	}
+
+	secret, err := corev1.NewSecret(ctx, name+"-token-secret", &corev1.SecretArgs{
+		Metadata:   &metav1.ObjectMetaArgs{Name: pulumi.String(AgentTokenSecret), Namespace: ns.Metadata.Name().Elem(), Labels: labels},
+		Type:       pulumi.String("Opaque"),
+		StringData: pulumi.StringMap{"token": pulumi.ToSecret(args.Token).(pulumi.StringOutput)},
+	}, append(opts, pulumi.AdditionalSecretOutputs([]string{"data", "stringData"}))...)
+	if err != nil {
+		return nil, fmt.Errorf("agent %q: token secret: %w", name, err)
+	}
+	deps = append(deps, secret)
+
+	if args.ClusterAdmin {
+		_ = ctx.Log.Warn("agent:clusterAdmin is true: the GitLab agent, and every CI job of its configuration project, is cluster-admin of the Kapsule cluster; "+
+			"set it to false and list agent:namespaces for least privilege", nil)
+		crb, err := k8srbac.NewClusterRoleBinding(ctx, name+"-cluster-admin", &k8srbac.ClusterRoleBindingArgs{
+			Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String("gitlab-agent-cluster-admin"), Labels: labels},
+			RoleRef:  &k8srbac.RoleRefArgs{ApiGroup: pulumi.String(rbacv1.GroupName), Kind: pulumi.String("ClusterRole"), Name: pulumi.String("cluster-admin")},
+			Subjects: k8srbac.SubjectArray{&k8srbac.SubjectArgs{Kind: pulumi.String(rbacv1.ServiceAccountKind), Name: pulumi.String(AgentServiceAccount), Namespace: ns.Metadata.Name().Elem()}},
+		}, opts...)
+		if err != nil {
+			return nil, fmt.Errorf("agent %q: cluster-admin binding: %w", name, err)
+		}
+		deps = append(deps, crb)
+	}
+	roles, bindings := AgentRBAC(args.AgentNamespace, args.Namespaces)
+	for i := range roles {
+		rdeps := []pulumi.Resource{ns}
+		if t, ok := targets[roles[i].Namespace]; ok {
+			rdeps = []pulumi.Resource{t}
+		}
+		role, binding, err := newRole(ctx, name, roles[i], bindings[i], append(opts, pulumi.DependsOn(rdeps)))
+		if err != nil {
+			return nil, err
+		}
+		deps = append(deps, role, binding)
+	}
+	return &AgentClusterAccess{Namespace: ns, Resources: deps}, nil
 }
 
 // AgentHelmValues are the gitlab-agent chart values this program sets. Every
