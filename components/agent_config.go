@@ -15,6 +15,18 @@ type AgentConfigFile struct {
 	// CIAccess lets CI jobs of the listed projects use the agent's
 	// Kubernetes context, named "<project path>:<agent name>".
 	CIAccess *AgentCIAccess `json:"ci_access,omitempty"`
+	// Flux configures how agentk notifies Flux of pushes: it creates a
+	// Receiver for each Flux GitRepository that points at a project it may
+	// reach, and calls it on every push.
+	Flux *AgentFlux `json:"flux,omitempty"`
+}
+
+// AgentFlux is the flux section.
+type AgentFlux struct {
+	// WebhookReceiverURL is the notification-controller's webhook-receiver
+	// Service (GitLab docs "Using Flux for GitOps"); GitLab's default is
+	// DefaultFluxWebhookReceiverURL.
+	WebhookReceiverURL string `json:"webhook_receiver_url,omitempty"`
 }
 
 // AgentCIAccess is the ci_access section.
@@ -38,13 +50,18 @@ func AgentConfigPath(agentName string) string {
 
 // RenderAgentConfig returns the configuration file of an agent whose
 // configuration project is projectPath: CI jobs of that project may use the
-// agent, in the first of namespaces by default.
+// agent, in the first of namespaces by default, and push notifications go to
+// Flux's webhook receiver (named explicitly, though it is GitLab's default, so
+// the GitOps demo's path is visible in the file).
 func RenderAgentConfig(projectPath string, namespaces []string) (string, error) {
 	p := AgentCIProject{ID: projectPath}
 	if len(namespaces) > 0 {
 		p.DefaultNamespace = namespaces[0]
 	}
-	out, err := yaml.Marshal(AgentConfigFile{CIAccess: &AgentCIAccess{Projects: []AgentCIProject{p}}})
+	out, err := yaml.Marshal(AgentConfigFile{
+		CIAccess: &AgentCIAccess{Projects: []AgentCIProject{p}},
+		Flux:     &AgentFlux{WebhookReceiverURL: DefaultFluxWebhookReceiverURL},
+	})
 	if err != nil {
 		return "", fmt.Errorf("render the agent configuration: %w", err)
 	}

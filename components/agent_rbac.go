@@ -66,3 +66,26 @@ func deployerRules() []rbacv1.PolicyRule {
 		{APIGroups: []string{"discovery.k8s.io"}, Resources: []string{"endpointslices"}, Verbs: readVerbs},
 	}
 }
+
+// agentFluxRole is the Role agentk gets in Flux's namespace for the receiver path.
+const agentFluxRole = "gitlab-agent-flux-receiver"
+
+// AgentFluxRBAC is what agentk needs in Flux's namespace, and only there, to
+// make a push reconcile at once: read the GitRepositories, and manage the
+// Receivers (and their token Secrets) it creates for them. It grants nothing
+// that applies workloads: Flux's kustomize-controller does that, under its
+// own service account. The GitOps demo creates these with Flux's namespace.
+func AgentFluxRBAC(agentNamespace, fluxNamespace string) (rbacv1.Role, rbacv1.RoleBinding) {
+	meta := metav1.ObjectMeta{Name: agentFluxRole, Namespace: fluxNamespace, Labels: map[string]string{"app.kubernetes.io/managed-by": "gitlab-kapsule"}}
+	role := rbacv1.Role{ObjectMeta: meta, Rules: []rbacv1.PolicyRule{
+		{APIGroups: []string{"source.toolkit.fluxcd.io"}, Resources: []string{"gitrepositories"}, Verbs: readVerbs},
+		{APIGroups: []string{"notification.toolkit.fluxcd.io"}, Resources: []string{"receivers"}, Verbs: allVerbs},
+		{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: allVerbs},
+	}}
+	binding := rbacv1.RoleBinding{
+		ObjectMeta: meta,
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: agentFluxRole},
+		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: AgentServiceAccount, Namespace: agentNamespace}},
+	}
+	return role, binding
+}

@@ -16,6 +16,7 @@ type Config struct {
 	GitLab  GitLab
 	Kapsule Kapsule
 	Agent   Agent
+	GitOps  GitOps
 }
 
 // Network configures the private network and its Public Gateway.
@@ -121,6 +122,12 @@ func Defaults() Config {
 			ChartVersion: "2.12.2",
 			ImageTag:     "v18.5.1",
 			TunnelPort:   18443,
+		},
+		GitOps: GitOps{
+			Enabled:          true,
+			FluxChartVersion: "2.17.0",
+			Interval:         "1m",
+			Timeout:          "5m",
 		},
 	}
 }

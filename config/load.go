@@ -47,6 +47,11 @@ func Load(ctx *pulumi.Context) (*Config, error) {
 	r.str("agent", "imageTag", &c.Agent.ImageTag)
 	r.integer("agent", "tunnelPort", &c.Agent.TunnelPort)
 
+	r.boolean("gitops", "enabled", &c.GitOps.Enabled)
+	r.str("gitops", "fluxChartVersion", &c.GitOps.FluxChartVersion)
+	r.str("gitops", "interval", &c.GitOps.Interval)
+	r.str("gitops", "timeout", &c.GitOps.Timeout)
+
 	if err := errors.Join(r.errs...); err != nil {
 		return nil, fmt.Errorf("configuration of stack %q:\n%w", ctx.Stack(), err)
 	}

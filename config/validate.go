@@ -102,6 +102,7 @@ func (c *Config) Validate() error {
 		errs = append(errs, c.checkCapacity(pn)...)
 	}
 	errs = append(errs, c.validateAgent()...)
+	errs = append(errs, c.validateGitOps()...)
 	return errors.Join(errs...)
 }
 

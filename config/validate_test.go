@@ -90,6 +90,8 @@ func TestValidateAcceptsGoodValues(t *testing.T) {
 	c.Agent.Name = "prod-agent-1"
 	c.Agent.Namespaces = []string{"web", "jobs"}
 	c.Agent.ImageTag = "v18.4.2"
+	// The demo needs gitops-demo among agent:namespaces (gitops_test.go).
+	c.GitOps.Enabled = false
 	require.NoError(t, c.Validate())
 	c.Agent.Namespaces, c.Agent.ClusterAdmin = nil, true
 	require.NoError(t, c.Validate(), "a cluster-admin agent needs no namespace list")

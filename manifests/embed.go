@@ -2,8 +2,10 @@ package manifests
 
 import "embed"
 
-// Demo is the nginx demo: a namespace, a Deployment and a ClusterIP Service,
-// with the kustomization.yaml that Flux applies.
+// Demo is the nginx demo: a Deployment and a ClusterIP Service in the
+// gitops-demo namespace, with the kustomization.yaml that Flux applies. The
+// namespace itself is not among them: the program creates it (the Agent, for
+// each of agent:namespaces), so a change in Git can never prune it.
 //
 //go:embed demo/*.yaml
 var Demo embed.FS

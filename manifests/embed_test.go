@@ -2,6 +2,7 @@ package manifests
 
 import (
 	"io/fs"
+	"path"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -39,5 +40,27 @@ func TestEveryKustomizedFileIsEmbedded(t *testing.T) {
 	for _, r := range k.Resources {
 		_, err := fs.Stat(Demo, DemoDir+"/"+r)
 		assert.NoError(t, err, "kustomization lists %s", r)
+	}
+}
+
+// Every object sits in gitops-demo, and none is a Namespace: the program
+// owns that namespace, so Flux must never apply (and so never prune) it.
+func TestDemoObjectsAreNamespacedAndNoNamespace(t *testing.T) {
+	t.Parallel()
+	files, err := fs.Glob(Demo, DemoDir+"/*.yaml")
+	require.NoError(t, err)
+	for _, f := range files {
+		if path.Base(f) == "kustomization.yaml" {
+			continue
+		}
+		raw, err := fs.ReadFile(Demo, f)
+		require.NoError(t, err)
+		var obj struct {
+			Kind     string
+			Metadata struct{ Namespace string }
+		}
+		require.NoError(t, yaml.Unmarshal(raw, &obj))
+		assert.NotEqual(t, "Namespace", obj.Kind, f)
+		assert.Equal(t, "gitops-demo", obj.Metadata.Namespace, f)
 	}
 }

@@ -29,13 +29,13 @@ func TestAgentOutputs(t *testing.T) {
 func TestAgentIsWiredToGitLabHostAndKapsule(t *testing.T) {
 	t.Parallel()
 	c := mustRun(t, fullConfig()).cloud
-	release := one(t, c, "kubernetes:helm.sh/v3:Release")
+	release := named(t, c, "agent-release")
 	values := release.Inputs["values"].ObjectValue()
 	cfg := values["config"].ObjectValue()
 	assert.Equal(t, "grpcs://10.0.0.10:8150", cfg["kasAddress"].StringValue(), "KAS address from GitLabHost")
 	assert.Equal(t, "mock-certificate-of-gitlab-ca", cfg["kasCaCert"].StringValue(), "the private CA from GitLabHost")
 
-	secret := one(t, c, "kubernetes:core/v1:Secret")
+	secret := named(t, c, "agent-token-secret")
 	assert.True(t, secret.Inputs["stringData"].IsSecret() || secret.Inputs["stringData"].ObjectValue()["token"].IsSecret())
 
 	prov := one(t, c, "pulumi:providers:gitlab")
@@ -64,9 +64,10 @@ func TestAgentDestroyOrder(t *testing.T) {
 	gitlabProvider := one(t, c, "pulumi:providers:gitlab")
 	ready := one(t, c, "gitlabwait:index:GitLabReady")
 	assert.True(t, dependsOn(gitlabProvider, ready), "the GitLab provider is configured from GitLab's readiness, so it and its resources are deleted before the instance")
-	for _, typ := range []string{"gitlab:index/project:Project", "gitlab:index/clusterAgent:ClusterAgent", "gitlab:index/clusterAgentToken:ClusterAgentToken", "gitlab:index/repositoryFile:RepositoryFile"} {
-		r := one(t, c, typ)
-		assert.Equal(t, gitlabProvider.URN, r.Provider, "%s uses the GitLab provider", typ)
+	for _, typ := range []string{"gitlab:index/project:Project", "gitlab:index/clusterAgent:ClusterAgent", "gitlab:index/clusterAgentToken:ClusterAgentToken", "gitlab:index/repositoryFile:RepositoryFile", "gitlab:index/deployToken:DeployToken"} {
+		for _, r := range c.OfType(typ) {
+			assert.Equal(t, gitlabProvider.URN, r.Provider, "%s %s uses the GitLab provider", typ, r.Name)
+		}
 	}
 	server := one(t, c, "scaleway:instance/server:Server")
 	assert.True(t, dependsOn(ready, server), "readiness waits for the server, so the server goes last")
@@ -75,7 +76,7 @@ func TestAgentDestroyOrder(t *testing.T) {
 	cluster := one(t, c, "scaleway:kubernetes/cluster:Cluster")
 	pool := one(t, c, "scaleway:kubernetes/pool:Pool")
 	assert.True(t, dependsOn(k8sProvider, cluster), "the Kubernetes provider comes from the cluster's kubeconfig")
-	release := one(t, c, "kubernetes:helm.sh/v3:Release")
+	release := named(t, c, "agent-release")
 	assert.Equal(t, k8sProvider.URN, release.Provider)
 	assert.True(t, dependsOn(release, pool), "agentk needs nodes; the release goes before the pool")
 	for _, ns := range c.OfType("kubernetes:core/v1:Namespace") {

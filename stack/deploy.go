@@ -19,7 +19,7 @@ func Deploy(ctx *pulumi.Context) error {
 }
 
 // Build declares Network, then GitLabHost and Kapsule side by side on it,
-// then the Agent that joins them, and returns the stack outputs by name. Nothing is created when the
+// then the Agent that joins them and the GitOps demo that uses it, and returns the stack outputs by name. Nothing is created when the
 // configuration is invalid.
 func Build(ctx *pulumi.Context) (pulumi.Map, error) {
 	cfg, err := config.Load(ctx)
@@ -118,7 +118,7 @@ func Build(ctx *pulumi.Context) (pulumi.Map, error) {
 		return nil, err
 	}
 
-	return pulumi.Map{
+	outputs := pulumi.Map{
 		"agentName":             agent.AgentName,
 		"agentId":               agent.AgentID,
 		"agentConfigProjectUrl": agent.ConfigProjectURL,
@@ -137,5 +137,33 @@ func Build(ctx *pulumi.Context) (pulumi.Map, error) {
 		"kapsuleClusterId":      kapsule.ClusterID,
 		"kapsuleApiServerUrl":   kapsule.APIServerURL,
 		"kubeconfig":            kapsule.Kubeconfig,
-	}, nil
+	}
+
+	// The GitOps demo: nginx synced by Flux from the agent's configuration
+	// project; `up` ends once it runs.
+	if cfg.GitOps.Enabled {
+		demo, err := components.NewGitOpsDemo(ctx, "gitops", &components.GitOpsDemoArgs{
+			GitLabProvider:     agent.GitLabProvider,
+			Project:            agent.ConfigProject,
+			CommitAfter:        []pulumi.Resource{agent},
+			GitLabURL:          gitlab.URL,
+			TLS:                cfg.GitLab.TLS,
+			CACert:             gitlab.CACert,
+			KubernetesProvider: kapsule.Provider,
+			NodePoolID:         kapsule.NodePoolID,
+			AgentNamespace:     config.AgentNamespace,
+			FluxNamespace:      config.FluxNamespace,
+			DemoNamespace:      config.GitOpsDemoNamespace,
+			FluxChartVersion:   cfg.GitOps.FluxChartVersion,
+			Interval:           cfg.GitOps.Interval,
+			Timeout:            cfg.GitOps.Timeout,
+		})
+		if err != nil {
+			return nil, err
+		}
+		outputs["demoNamespace"] = demo.Namespace
+		outputs["demoCheckCommand"] = demo.CheckCommand
+		outputs["demoManifestsUrl"] = demo.ManifestsURL
+	}
+	return outputs, nil
 }

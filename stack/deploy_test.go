@@ -74,6 +74,14 @@ func one(t *testing.T, c *mockcloud.Cloud, token string) mockcloud.Resource {
 	return rs[0]
 }
 
+// named returns the registration with that logical name.
+func named(t *testing.T, c *mockcloud.Cloud, name string) mockcloud.Resource {
+	t.Helper()
+	r, ok := c.Named(name)
+	require.True(t, ok, "no resource named %s", name)
+	return r
+}
+
 func str(t *testing.T, r mockcloud.Resource, key string) string {
 	t.Helper()
 	v, ok := r.Inputs[resource.PropertyKey(key)]
@@ -106,6 +114,15 @@ func TestProgramCreatesTheExpectedResources(t *testing.T) {
 			"scaleway:iam/sshKey:SshKey": 1, "scaleway:kubernetes/acl:Acl": 0, "random:index/randomPassword:RandomPassword": 2,
 			"tls:index/privateKey:PrivateKey": 1,
 		}},
+		{"without the GitOps demo", map[string]string{"gitops:enabled": "false"}, map[string]int{
+			"scaleway:iam/sshKey:SshKey": 1, "scaleway:kubernetes/acl:Acl": 0, "random:index/randomPassword:RandomPassword": 2,
+			"tls:index/privateKey:PrivateKey": 3, "tls:index/selfSignedCert:SelfSignedCert": 1,
+			"tls:index/certRequest:CertRequest": 1, "tls:index/locallySignedCert:LocallySignedCert": 1,
+			"gitlab:index/repositoryFile:RepositoryFile": 1, "kubernetes:core/v1:Namespace": 2, "kubernetes:core/v1:Secret": 1,
+			"kubernetes:rbac.authorization.k8s.io/v1:Role": 2, "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding": 2,
+			"kubernetes:helm.sh/v3:Release": 1, "gitlab-kapsule:index:GitOpsDemo": 0, "gitlab:index/deployToken:DeployToken": 0,
+			"kubernetes:source.toolkit.fluxcd.io/v1:GitRepository": 0, "kubernetes:kustomize.toolkit.fluxcd.io/v1:Kustomization": 0,
+		}},
 	}
 	always := map[string]int{
 		"gitlab-kapsule:index:Network": 1, "gitlab-kapsule:index:GitLabHost": 1, "gitlab-kapsule:index:Kapsule": 1,
@@ -127,15 +144,22 @@ func TestProgramCreatesTheExpectedResources(t *testing.T) {
 		"gitlab-kapsule:index:Agent":                          1,
 		"pulumi:providers:gitlab":                             1,
 		"gitlab:index/project:Project":                        1,
-		"gitlab:index/repositoryFile:RepositoryFile":          1,
+		"gitlab:index/repositoryFile:RepositoryFile":          1 + 3,
 		"gitlab:index/clusterAgent:ClusterAgent":              1,
 		"gitlab:index/clusterAgentToken:ClusterAgentToken":    1,
-		"kubernetes:core/v1:Namespace":                        2,
-		"kubernetes:core/v1:Secret":                           1,
-		"kubernetes:rbac.authorization.k8s.io/v1:Role":        2,
-		"kubernetes:rbac.authorization.k8s.io/v1:RoleBinding": 2,
-		"kubernetes:helm.sh/v3:Release":                       1,
+		"kubernetes:core/v1:Namespace":                        2 + 1,
+		"kubernetes:core/v1:Secret":                           1 + 1,
+		"kubernetes:rbac.authorization.k8s.io/v1:Role":        2 + 1,
+		"kubernetes:rbac.authorization.k8s.io/v1:RoleBinding": 2 + 1,
+		"kubernetes:helm.sh/v3:Release":                       1 + 1,
 		"gitlabwait:index:AgentConnected":                     1,
+		// The GitOps demo (components/gitopsdemo.go), the "+ n" above: three
+		// manifests, Flux's namespace, its release, the token Secret, agentk's
+		// receiver Role, and these.
+		"gitlab-kapsule:index:GitOpsDemo":                         1,
+		"gitlab:index/deployToken:DeployToken":                    1,
+		"kubernetes:source.toolkit.fluxcd.io/v1:GitRepository":    1,
+		"kubernetes:kustomize.toolkit.fluxcd.io/v1:Kustomization": 1,
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

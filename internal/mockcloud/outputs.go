@@ -15,6 +15,9 @@ const GatewayIP = "203.0.113.10"
 // MockAgentToken is the agent token the mock ClusterAgentToken returns (secret).
 const MockAgentToken = "glagent-mock-agent-token"
 
+// MockDeployToken is the token the mock DeployToken returns (secret).
+const MockDeployToken = "gldt-mock-deploy-token"
+
 // outputsFor returns the inputs plus what the real provider would compute.
 func outputsFor(args pulumi.MockResourceArgs) (resource.PropertyMap, error) {
 	out := args.Inputs.Copy()
@@ -66,6 +69,14 @@ func outputsFor(args pulumi.MockResourceArgs) (resource.PropertyMap, error) {
 		set("tokenId", 7)
 		set("status", "active")
 		out["token"] = resource.MakeSecret(resource.NewStringProperty(MockAgentToken))
+	case args.TypeToken == "gitlab:index/deployToken:DeployToken":
+		set("deployTokenId", 11)
+		if _, ok := out["username"]; !ok {
+			set("username", "gitlab+deploy-token-11")
+		}
+		out["token"] = resource.MakeSecret(resource.NewStringProperty(MockDeployToken))
+	case args.TypeToken == "kubernetes:kustomize.toolkit.fluxcd.io/v1:Kustomization":
+		out["status"] = resource.NewPropertyValue(map[string]any{"lastAppliedRevision": "main@sha1:0123456789abcdef"})
 	case knownPlain[args.TypeToken]:
 	default:
 		return nil, fmt.Errorf("mockcloud: no mock for resource type %s (%s): add it to mockcloud", args.TypeToken, args.Name)
@@ -93,4 +104,5 @@ var knownPlain = map[string]bool{
 	"kubernetes:rbac.authorization.k8s.io/v1:RoleBinding":        true,
 	"kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding": true,
 	"kubernetes:helm.sh/v3:Release":                              true,
+	"kubernetes:source.toolkit.fluxcd.io/v1:GitRepository":       true,
 }

@@ -1,0 +1,270 @@
+package components
+
+import (
+	"fmt"
+	"path"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pulumi/pulumi-gitlab/sdk/v6/go/gitlab"
+	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
+	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apiextensions"
+	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
+	helmv3 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/helm/v3"
+	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// GitOpsDemoArgs configures a GitOpsDemo.
+type GitOpsDemoArgs struct {
+	// GitLabProvider talks to GitLab (the Agent's, through its tunnel).
+	GitLabProvider *gitlab.Provider
+	// Project is the agent's configuration project: the manifests are
+	// committed there because agentk sets up push notifications only for
+	// GitRepositories that point at its configuration project (or at public
+	// projects), and the demo's project stays private.
+	Project *gitlab.Project
+	// CommitAfter are what the demo's commits wait for (the Agent): GitLab
+	// refuses concurrent commits to one branch, and the agent's config file
+	// goes to the same project. The cluster side does not wait for them.
+	CommitAfter []pulumi.Resource
+	// GitLabURL is GitLab's web URL on its private address (from
+	// GitLabHost), the base of the clone URL Flux uses inside the cluster.
+	GitLabURL pulumi.StringInput
+	// TLS says GitLab serves HTTPS with the private CA; CACert is that CA
+	// (PEM), given to source-controller as ca.crt. "" without TLS.
+	TLS    bool
+	CACert pulumi.StringInput
+
+	// KubernetesProvider deploys into the cluster (from Kapsule).
+	KubernetesProvider *kubernetes.Provider
+	// NodePoolID gates what runs pods: Flux's controllers need nodes.
+	NodePoolID pulumi.StringInput
+	// AgentNamespace is agentk's namespace; agentk gets a Role in Flux's
+	// namespace for the receiver path. DefaultAgentNamespace when empty.
+	AgentNamespace string
+	// FluxNamespace is created here for Flux; DefaultFluxNamespace when empty.
+	FluxNamespace string
+	// DemoNamespace is where the manifests put nginx; it must already exist
+	// (the Agent creates it). DefaultDemoNamespace when empty.
+	DemoNamespace string
+
+	// FluxChartVersion pins the flux2 chart (gitops:fluxChartVersion).
+	FluxChartVersion string
+	// Interval and Timeout are Go durations (gitops:interval, gitops:timeout);
+	// "1m" and "5m" when empty.
+	Interval, Timeout string
+}
+
+// GitOpsDemo is nginx synced from GitLab to the cluster by Flux: the
+// manifests and a read-only deploy token in GitLab; Flux's controllers, the
+// token Secret, a GitRepository and a Kustomization in the cluster. It is
+// created only once the Kustomization is Ready, that is once nginx is
+// applied and its Deployment available.
+type GitOpsDemo struct {
+	pulumi.ResourceState
+
+	// Namespace is where nginx runs, e.g. "gitops-demo".
+	Namespace pulumi.StringOutput `pulumi:"namespace"`
+	// CheckCommand shows the synced objects: kubectl -n gitops-demo get deploy,svc.
+	CheckCommand pulumi.StringOutput `pulumi:"checkCommand"`
+	// CloneURL is what Flux clones, on GitLab's private address.
+	CloneURL pulumi.StringOutput `pulumi:"cloneUrl"`
+	// ManifestsURL is the demo's folder in GitLab's web UI: edit a file there
+	// and watch it roll out.
+	ManifestsURL pulumi.StringOutput `pulumi:"manifestsUrl"`
+	// ReadyRevision is the revision the Kustomization last applied.
+	ReadyRevision pulumi.StringOutput `pulumi:"readyRevision"`
+}
+
+// NewGitOpsDemo commits the demo manifests to the agent's configuration
+// project, installs Flux, points it at the project over the private network
+// and waits until the demo is applied and healthy.
+func NewGitOpsDemo(ctx *pulumi.Context, name string, args *GitOpsDemoArgs, opts ...pulumi.ResourceOption) (*GitOpsDemo, error) {
+	if args == nil || args.GitLabProvider == nil || args.Project == nil || args.GitLabURL == nil ||
+		args.KubernetesProvider == nil || args.FluxChartVersion == "" {
+		return nil, fmt.Errorf("gitops demo %q: GitLabProvider, Project, GitLabURL, KubernetesProvider and FluxChartVersion are required", name)
+	}
+	a := *args
+	if a.AgentNamespace == "" {
+		a.AgentNamespace = DefaultAgentNamespace
+	}
+	if a.FluxNamespace == "" {
+		a.FluxNamespace = DefaultFluxNamespace
+	}
+	if a.DemoNamespace == "" {
+		a.DemoNamespace = DefaultDemoNamespace
+	}
+	if a.Interval == "" {
+		a.Interval = "1m"
+	}
+	if a.Timeout == "" {
+		a.Timeout = "5m"
+	}
+	timeout, err := time.ParseDuration(a.Timeout)
+	if err != nil {
+		return nil, fmt.Errorf("gitops demo %q: Timeout %q is not a Go duration such as \"5m\": %w", name, a.Timeout, err)
+	}
+	if a.TLS && a.CACert == nil {
+		return nil, fmt.Errorf("gitops demo %q: TLS is on but CACert is missing: pass GitLabHost's CACert", name)
+	}
+	files, err := DemoFiles()
+	if err != nil {
+		return nil, fmt.Errorf("gitops demo %q: %w", name, err)
+	}
+
+	comp := &GitOpsDemo{}
+	if err := ctx.RegisterComponentResource("gitlab-kapsule:index:GitOpsDemo", name, comp, opts...); err != nil {
+		return nil, err
+	}
+	onGitLab := []pulumi.ResourceOption{pulumi.Parent(comp), pulumi.Provider(a.GitLabProvider)}
+	onCluster := []pulumi.ResourceOption{pulumi.Parent(comp), pulumi.Provider(a.KubernetesProvider)}
+	labels := pulumi.StringMap{"app.kubernetes.io/managed-by": pulumi.String("gitlab-kapsule")}
+
+	// GitLab side: the manifests, and a token that can only clone.
+	// One commit after the other: GitLab refuses concurrent commits to a branch.
+	var committed []pulumi.Resource
+	prev := a.CommitAfter
+	for _, f := range files {
+		base := strings.TrimSuffix(path.Base(f.RepoPath), ".yaml")
+		// Once committed, the file is the user's: edits in GitLab are the
+		// GitOps loop, and the next `up` must not revert them.
+		fileOpts := append(slices.Clone(onGitLab), pulumi.IgnoreChanges([]string{"content"}), pulumi.DependsOn(prev))
+		file, err := gitlab.NewRepositoryFile(ctx, name+"-file-"+base, &gitlab.RepositoryFileArgs{
+			Project:           a.Project.ID().ToStringOutput(),
+			Branch:            a.Project.DefaultBranch,
+			FilePath:          pulumi.String(f.RepoPath),
+			Content:           pulumi.String(f.Content),
+			Encoding:          pulumi.String("text"),
+			CommitMessage:     pulumi.String("GitOps demo: " + f.RepoPath + " (gitlab-kapsule)"),
+			AuthorName:        pulumi.String("gitlab-kapsule"),
+			AuthorEmail:       pulumi.String("gitlab-kapsule@localhost"),
+			OverwriteOnCreate: pulumi.Bool(true),
+		}, fileOpts...)
+		if err != nil {
+			return nil, fmt.Errorf("gitops demo %q: manifest %s: %w", name, f.RepoPath, err)
+		}
+		committed = append(committed, file)
+		prev = []pulumi.Resource{file}
+	}
+	token, err := gitlab.NewDeployToken(ctx, name+"-deploy-token", &gitlab.DeployTokenArgs{
+		Project:  a.Project.ID().ToStringOutput(),
+		Name:     pulumi.String("flux-" + DemoName),
+		Username: pulumi.String("flux-" + DemoName),
+		Scopes:   pulumi.ToStringArray([]string{DeployTokenScope}),
+		// Whatever the SDK version marks, the token never reaches the state
+		// or the console in plain text.
+	}, append(onGitLab, pulumi.AdditionalSecretOutputs([]string{"token"}))...)
+	if err != nil {
+		return nil, fmt.Errorf("gitops demo %q: deploy token: %w", name, err)
+	}
+
+	// Cluster side: Flux's namespace and controllers.
+	ns, err := corev1.NewNamespace(ctx, name+"-flux-namespace", &corev1.NamespaceArgs{
+		Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(a.FluxNamespace), Labels: labels},
+	}, onCluster...)
+	if err != nil {
+		return nil, fmt.Errorf("gitops demo %q: flux namespace: %w", name, err)
+	}
+	version := pulumi.String(a.FluxChartVersion).ToStringOutput()
+	if a.NodePoolID != nil {
+		// Flux's controllers need nodes: the release waits for the pool.
+		version = after(version, a.NodePoolID)
+	}
+	release, err := helmv3.NewRelease(ctx, name+"-flux", &helmv3.ReleaseArgs{
+		Name:           pulumi.String("flux"),
+		Chart:          pulumi.String(FluxChart),
+		Version:        version,
+		RepositoryOpts: &helmv3.RepositoryOptsArgs{Repo: pulumi.String(FluxChartRepo)},
+		Namespace:      ns.Metadata.Name().Elem(),
+		Values:         pulumi.ToMap(FluxHelmValues()),
+		Atomic:         pulumi.Bool(true),
+		Timeout:        pulumi.Int(600),
+	}, onCluster...)
+	if err != nil {
+		return nil, fmt.Errorf("gitops demo %q: flux release: %w", name, err)
+	}
+
+	role, binding := AgentFluxRBAC(a.AgentNamespace, a.FluxNamespace)
+	if _, _, err := newRole(ctx, name, role, binding, append(onCluster, pulumi.DependsOn([]pulumi.Resource{ns}))); err != nil {
+		return nil, fmt.Errorf("gitops demo %q: %w", name, err)
+	}
+
+	stringData := pulumi.StringMap{
+		"username": token.Username,
+		"password": pulumi.ToSecret(token.Token).(pulumi.StringOutput),
+	}
+	if a.TLS {
+		stringData["ca.crt"] = a.CACert
+	}
+	secret, err := corev1.NewSecret(ctx, name+"-auth", &corev1.SecretArgs{
+		Metadata:   &metav1.ObjectMetaArgs{Name: pulumi.String(DemoAuthSecret), Namespace: ns.Metadata.Name().Elem(), Labels: labels},
+		Type:       pulumi.String("Opaque"),
+		StringData: stringData,
+	}, append(onCluster, pulumi.AdditionalSecretOutputs([]string{"data", "stringData"}))...)
+	if err != nil {
+		return nil, fmt.Errorf("gitops demo %q: auth secret: %w", name, err)
+	}
+
+	cloneURL := pulumi.All(a.GitLabURL, a.Project.PathWithNamespace).ApplyT(func(v []any) string {
+		return DemoCloneURL(v[0].(string), v[1].(string))
+	}).(pulumi.StringOutput)
+	sync := pulumi.All(cloneURL, a.Project.DefaultBranch).ApplyT(func(v []any) FluxSync {
+		return FluxSync{URL: v[0].(string), Branch: v[1].(string), Namespace: a.FluxNamespace, DemoNamespace: a.DemoNamespace, Interval: a.Interval, Timeout: a.Timeout}
+	})
+	spec := func(f func(FluxSync) map[string]any) pulumi.MapOutput {
+		return sync.ApplyT(func(s any) map[string]any { return f(s.(FluxSync)) }).(pulumi.MapOutput)
+	}
+	// pulumi-kubernetes awaits custom resources only generically: these
+	// annotations make `up` wait for Flux's own Ready condition.
+	awaitMeta := func() *metav1.ObjectMetaArgs {
+		return &metav1.ObjectMetaArgs{
+			Name: pulumi.String(DemoName), Namespace: ns.Metadata.Name().Elem(), Labels: labels,
+			Annotations: pulumi.StringMap{
+				"pulumi.com/waitFor":        pulumi.String("condition=Ready"),
+				"pulumi.com/timeoutSeconds": pulumi.String(strconv.Itoa(int(timeout.Seconds()) + 120)),
+			},
+		}
+	}
+	repo, err := apiextensions.NewCustomResource(ctx, name+"-source", &apiextensions.CustomResourceArgs{
+		ApiVersion:  pulumi.String(GitRepositoryAPIVersion),
+		Kind:        pulumi.String("GitRepository"),
+		Metadata:    awaitMeta(),
+		OtherFields: kubernetes.UntypedArgs{"spec": spec(FluxSync.GitRepositorySpec)},
+	}, append(onCluster, pulumi.DependsOn(append([]pulumi.Resource{release, secret}, committed...)))...)
+	if err != nil {
+		return nil, fmt.Errorf("gitops demo %q: git repository: %w", name, err)
+	}
+	kustomization, err := apiextensions.NewCustomResource(ctx, name+"-sync", &apiextensions.CustomResourceArgs{
+		ApiVersion:  pulumi.String(KustomizationAPIVersion),
+		Kind:        pulumi.String("Kustomization"),
+		Metadata:    awaitMeta(),
+		OtherFields: kubernetes.UntypedArgs{"spec": spec(FluxSync.KustomizationSpec)},
+	}, append(onCluster, pulumi.DependsOn([]pulumi.Resource{repo, release}))...)
+	if err != nil {
+		return nil, fmt.Errorf("gitops demo %q: kustomization: %w", name, err)
+	}
+
+	comp.Namespace = after(pulumi.String(a.DemoNamespace), kustomization.ID())
+	comp.CheckCommand = pulumi.Sprintf("kubectl -n %s get deploy,svc", comp.Namespace)
+	comp.CloneURL = cloneURL
+	comp.ManifestsURL = pulumi.Sprintf("%s/-/tree/%s/%s", a.Project.WebUrl, a.Project.DefaultBranch, DemoRepoDir)
+	comp.ReadyRevision = kustomization.OtherFields.ApplyT(func(v any) string {
+		m, _ := v.(map[string]any)
+		status, _ := m["status"].(map[string]any)
+		rev, _ := status["lastAppliedRevision"].(string)
+		return rev
+	}).(pulumi.StringOutput)
+	if err := ctx.RegisterResourceOutputs(comp, pulumi.Map{
+		"namespace":     comp.Namespace,
+		"checkCommand":  comp.CheckCommand,
+		"cloneUrl":      comp.CloneURL,
+		"manifestsUrl":  comp.ManifestsURL,
+		"readyRevision": comp.ReadyRevision,
+	}); err != nil {
+		return nil, err
+	}
+	return comp, nil
+}
