@@ -1,6 +1,9 @@
 package provider
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -43,29 +46,62 @@ func TestNormalizeFingerprintAcceptsRealKeys(t *testing.T) {
 	assert.Equal(t, fp, got)
 }
 
+// hostKeyBastion is a bastion whose dialer stops after the host key check:
+// the check is all that runs, against whatever key is set to present.
+type hostKeyBastion struct {
+	*bastion
+	key ssh.PublicKey
+}
+
+var errNoServer = errors.New("no server behind the host key")
+
+func newHostKeyBastion(t *testing.T, pinned string) *hostKeyBastion {
+	h := &hostKeyBastion{}
+	dial := func(_ context.Context, addr string, cfg *ssh.ClientConfig) (*ssh.Client, error) {
+		if err := cfg.HostKeyCallback(addr, nil, h.key); err != nil {
+			return nil, fmt.Errorf("ssh: handshake failed: %w", err)
+		}
+		return nil, errNoServer
+	}
+	h.bastion = newBastion("gw:61000", "bastion", newSigner(t), pinned, dial)
+	return h
+}
+
+// present makes the bastion present key and returns DialContext's error,
+// errNoServer when the key was accepted.
+func (h *hostKeyBastion) present(t *testing.T, key ssh.PublicKey) error {
+	t.Helper()
+	h.key = key
+	_, err := h.DialContext(context.Background(), "tcp", "10.0.0.10:80")
+	require.Error(t, err)
+	return err
+}
+
 func TestHostKeyPolicyTrustOnFirstUse(t *testing.T) {
 	t.Parallel()
 	a, b := newSigner(t).PublicKey(), newSigner(t).PublicKey()
-	h := &hostKeyPolicy{}
-	require.NoError(t, h.check("gw:61000", a))
-	assert.Equal(t, ssh.FingerprintSHA256(a), h.fingerprint())
-	require.NoError(t, h.check("gw:61000", a), "the same key again is fine")
+	h := newHostKeyBastion(t, "")
+	require.ErrorIs(t, h.present(t, a), errNoServer)
+	assert.Equal(t, ssh.FingerprintSHA256(a), h.hostKeys.fingerprint())
+	require.ErrorIs(t, h.present(t, a), errNoServer, "the same key again is fine")
 
-	err := h.check("gw:61000", b)
+	err := h.present(t, b)
 	require.ErrorIs(t, err, ErrHostKeyMismatch)
+	assert.True(t, IsPermanent(err))
 	assert.ErrorContains(t, err, "changed its host key during the wait")
 	assert.ErrorContains(t, err, ssh.FingerprintSHA256(a))
 	assert.ErrorContains(t, err, ssh.FingerprintSHA256(b))
-	assert.Equal(t, ssh.FingerprintSHA256(a), h.fingerprint(), "a refused key is never trusted")
+	assert.Equal(t, ssh.FingerprintSHA256(a), h.hostKeys.fingerprint(), "a refused key is never trusted")
 }
 
 func TestHostKeyPolicyPinned(t *testing.T) {
 	t.Parallel()
 	a, b := newSigner(t).PublicKey(), newSigner(t).PublicKey()
-	h := &hostKeyPolicy{pinned: ssh.FingerprintSHA256(a)}
-	require.NoError(t, h.check("gw:61000", a))
-	err := h.check("gw:61000", b)
+	h := newHostKeyBastion(t, ssh.FingerprintSHA256(a))
+	require.ErrorIs(t, h.present(t, a), errNoServer)
+	err := h.present(t, b)
 	require.ErrorIs(t, err, ErrHostKeyMismatch)
 	assert.ErrorContains(t, err, "not the pinned")
-	assert.NotNil(t, h.lastMismatch())
+	var hk *HostKeyError
+	assert.ErrorAs(t, err, &hk)
 }

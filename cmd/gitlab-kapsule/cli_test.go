@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -141,14 +140,14 @@ func TestTunnelReachesGitLabThroughARealBastion(t *testing.T) {
 	defer gitlab.Close()
 	key := filepath.Join(t.TempDir(), "id_ed25519")
 	require.NoError(t, os.WriteFile(key, []byte(b.PrivateKey), 0o600))
-	port := freePort(t)
+	port := harness.FreePort(t)
 
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
-	var out strings.Builder
+	var out harness.SyncBuffer // written by the tunnel
 	outs := outputs(fmt.Sprintf("%s@%s", b.User, b.Addr()), gitlab.URL)
 	go func() {
-		done <- serveTunnel(ctx, outs, tunnelFlags{port: port, identity: key, hostKey: b.HostKeyFingerprint()}, &syncWriter{w: &out}, io.Discard)
+		done <- serveTunnel(ctx, outs, tunnelFlags{port: port, identity: key, hostKey: b.HostKeyFingerprint()}, &out, io.Discard)
 	}()
 	var body string
 	require.Eventually(t, func() bool {
@@ -190,27 +189,4 @@ func TestSSHNeedsAKeyForTheTunnel(t *testing.T) {
 	err := serveTunnel(t.Context(), outputs("bastion@203.0.113.7:61000", "https://10.0.0.10"), tunnelFlags{port: 8443}, io.Discard, io.Discard)
 	require.ErrorIs(t, err, errMissing)
 	assert.Contains(t, err.Error(), "pass --identity")
-}
-
-// syncWriter serialises writes from the tunnel and the test.
-type syncWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (s *syncWriter) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.w.Write(p)
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	srv := httptest.NewServer(http.NotFoundHandler())
-	u, _ := url.Parse(srv.URL)
-	srv.Close()
-	var port int
-	_, err := fmt.Sscanf(u.Port(), "%d", &port)
-	require.NoError(t, err)
-	return port
 }

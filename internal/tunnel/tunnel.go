@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"golang.org/x/crypto/ssh"
+
+	"github.com/gitlab-kapsule/gitlab-kapsule/internal/sshbastion"
 )
 
 // Defaults of a Config's optional fields.
@@ -64,18 +66,16 @@ func (c Config) key(signer ssh.Signer) string {
 // tunnel never waits for, or fails because of, an unreachable bastion: the
 // client of the tunnel sees the failure instead, promptly.
 type Tunnel struct {
-	cfg    Config
-	key    string
-	signer ssh.Signer
-	ln     net.Listener
-	done   chan struct{}
+	cfg     Config
+	key     string
+	bastion *sshbastion.Client
+	ln      net.Listener
+	done    chan struct{}
 
-	mu      sync.Mutex
-	client  *ssh.Client
-	trusted string
-	closed  bool
-	conns   map[net.Conn]struct{}
-	wg      sync.WaitGroup
+	mu     sync.Mutex
+	closed bool
+	conns  map[net.Conn]struct{}
+	wg     sync.WaitGroup
 }
 
 // Open checks cfg and listens on 127.0.0.1:LocalPort.
@@ -85,10 +85,6 @@ func Open(cfg Config) (*Tunnel, error) {
 	}
 	if cfg.Keepalive <= 0 {
 		cfg.Keepalive = DefaultKeepalive
-	}
-	if cfg.Dial == nil {
-		var d net.Dialer
-		cfg.Dial = d.DialContext
 	}
 	if cfg.LocalPort < 1 || cfg.LocalPort > 65535 {
 		return nil, fmt.Errorf("tunnel: local port %d is not a TCP port", cfg.LocalPort)
@@ -112,7 +108,17 @@ func Open(cfg Config) (*Tunnel, error) {
 	if err != nil {
 		return nil, fmt.Errorf("tunnel: cannot listen on %s (%v): another process holds the port; stop it, or choose another port (agent:tunnelPort)", addr, err)
 	}
-	t := &Tunnel{cfg: cfg, key: cfg.key(signer), signer: signer, ln: ln, done: make(chan struct{}), conns: map[net.Conn]struct{}{}}
+	b := sshbastion.New(sshbastion.Options{
+		Addr:               cfg.BastionAddr,
+		User:               cfg.BastionUser,
+		Signer:             signer,
+		HostKeyFingerprint: cfg.HostKeyFingerprint,
+		ClientVersion:      "SSH-2.0-gitlab-kapsule-tunnel",
+		Timeout:            cfg.DialTimeout,
+		Redial:             true,
+		Dial:               sshbastion.Dialer(cfg.Dial),
+	})
+	t := &Tunnel{cfg: cfg, key: cfg.key(signer), bastion: b, ln: ln, done: make(chan struct{}), conns: map[net.Conn]struct{}{}}
 	go t.serve()
 	go t.keepalive()
 	return t, nil
@@ -122,11 +128,7 @@ func Open(cfg Config) (*Tunnel, error) {
 func (t *Tunnel) Addr() string { return t.ln.Addr().String() }
 
 // HostKeyFingerprint is the bastion host key trusted so far, or "".
-func (t *Tunnel) HostKeyFingerprint() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.trusted
-}
+func (t *Tunnel) HostKeyFingerprint() string { return t.bastion.HostKeyFingerprint() }
 
 // Close stops listening, ends forwarded connections and the SSH connection.
 func (t *Tunnel) Close() error {
@@ -141,10 +143,7 @@ func (t *Tunnel) Close() error {
 	for c := range t.conns {
 		_ = c.Close()
 	}
-	if t.client != nil {
-		_ = t.client.Close()
-		t.client = nil
-	}
+	_ = t.bastion.Close()
 	t.mu.Unlock()
 	t.wg.Wait()
 	return err
@@ -220,107 +219,36 @@ func (t *Tunnel) forward(local net.Conn) {
 // dialTarget opens a channel to the target, connecting to the bastion again
 // once if the SSH connection turns out to be dead.
 func (t *Tunnel) dialTarget() (net.Conn, error) {
-	for attempt := 0; ; attempt++ {
-		client, err := t.connect()
-		if err != nil {
-			return nil, err
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), t.cfg.DialTimeout)
-		conn, err := client.DialContext(ctx, "tcp", t.cfg.Target)
-		cancel()
-		if err == nil {
-			return conn, nil
-		}
-		var oce *ssh.OpenChannelError
-		if errors.As(err, &oce) {
-			// The bastion is fine; the target refuses or is unreachable.
-			return nil, fmt.Errorf("the bastion %s could not connect to %s: %s", t.cfg.BastionAddr, t.cfg.Target, oce.Message)
-		}
-		t.drop(client)
-		if attempt > 0 {
-			return nil, fmt.Errorf("ssh connection to the bastion %s lost: %w", t.cfg.BastionAddr, err)
-		}
+	conn, err := t.bastion.Dial(context.Background(), "tcp", t.cfg.Target)
+	if err == nil {
+		return conn, nil
 	}
-}
-
-// connect returns the live SSH client, dialing the bastion if there is none.
-func (t *Tunnel) connect() (*ssh.Client, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.closed {
+	var (
+		oce *ssh.OpenChannelError
+		ue  *sshbastion.UnreachableError
+		hk  *sshbastion.HostKeyError
+		ae  *sshbastion.AuthError
+	)
+	switch {
+	case errors.As(err, &oce):
+		// The bastion is fine; the target refuses or is unreachable.
+		return nil, fmt.Errorf("the bastion %s could not connect to %s: %s", t.cfg.BastionAddr, t.cfg.Target, oce.Message)
+	case errors.Is(err, sshbastion.ErrClosed):
 		return nil, errors.New("the tunnel is closed")
-	}
-	if t.client != nil {
-		return t.client, nil
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), t.cfg.DialTimeout)
-	defer cancel()
-	conn, err := t.cfg.Dial(ctx, "tcp", t.cfg.BastionAddr)
-	if err != nil {
-		return nil, fmt.Errorf("cannot reach the bastion %s: %w (is network:allowedIpRanges admitting this host?)", t.cfg.BastionAddr, err)
-	}
-	_ = conn.SetDeadline(time.Now().Add(t.cfg.DialTimeout))
-	var mismatch error
-	config := &ssh.ClientConfig{
-		User: t.cfg.BastionUser,
-		Auth: []ssh.AuthMethod{ssh.PublicKeys(t.signer)},
-		HostKeyCallback: func(_ string, _ net.Addr, key ssh.PublicKey) error {
-			mismatch = t.checkHostKey(key)
-			return mismatch
-		},
-		ClientVersion: "SSH-2.0-gitlab-kapsule-tunnel",
-		Timeout:       t.cfg.DialTimeout,
-	}
-	c, chans, reqs, err := ssh.NewClientConn(conn, t.cfg.BastionAddr, config)
-	if err != nil {
-		_ = conn.Close()
-		switch {
-		case mismatch != nil:
-			return nil, mismatch
-		case strings.Contains(err.Error(), "unable to authenticate"):
-			return nil, fmt.Errorf("the bastion %s refused the automation key for user %q: register the key in the gateway's project and refresh the bastion's keys", t.cfg.BastionAddr, t.cfg.BastionUser)
-		}
-		return nil, fmt.Errorf("ssh handshake with the bastion %s: %w", t.cfg.BastionAddr, err)
-	}
-	_ = conn.SetDeadline(time.Time{})
-	client := ssh.NewClient(c, chans, reqs)
-	t.client = client
-	go func() {
-		_ = client.Wait()
-		t.forget(client)
-	}()
-	return client, nil
-}
-
-// checkHostKey accepts the pinned key, or the first key seen and only it.
-func (t *Tunnel) checkHostKey(key ssh.PublicKey) error {
-	fp := ssh.FingerprintSHA256(key)
-	want, pinned := t.cfg.HostKeyFingerprint, true
-	if want == "" {
-		want, pinned = t.trusted, false
-	}
-	if want != "" && strings.TrimRight(want, "=") != fp {
+	case errors.As(err, &ue):
+		return nil, fmt.Errorf("cannot reach the bastion %s: %w (is network:allowedIpRanges admitting this host?)", t.cfg.BastionAddr, ue.Err)
+	case errors.As(err, &hk):
 		how := "if the Public Gateway was recreated, run again"
-		if pinned {
+		if hk.Pinned {
 			how = "if the Public Gateway was recreated, pin its new key"
 		}
-		return fmt.Errorf("the bastion %s presented host key %s, not the trusted %s: %s; otherwise stop, the connection may be intercepted", t.cfg.BastionAddr, fp, want, how)
+		return nil, fmt.Errorf("%w: %s; otherwise stop, the connection may be intercepted", hk, how)
+	case errors.As(err, &ae):
+		return nil, fmt.Errorf("the bastion %s refused the automation key for user %q: register the key in the gateway's project and refresh the bastion's keys", t.cfg.BastionAddr, t.cfg.BastionUser)
+	case errors.As(err, new(*sshbastion.ConnectError)):
+		return nil, fmt.Errorf("ssh handshake with the bastion %s: %w", t.cfg.BastionAddr, err)
 	}
-	t.trusted = fp
-	return nil
-}
-
-func (t *Tunnel) forget(c *ssh.Client) {
-	t.mu.Lock()
-	if t.client == c {
-		t.client = nil
-	}
-	t.mu.Unlock()
-}
-
-func (t *Tunnel) drop(c *ssh.Client) {
-	t.forget(c)
-	_ = c.Close()
+	return nil, err
 }
 
 // keepalive drops an SSH connection that stops answering, so the next
@@ -334,27 +262,8 @@ func (t *Tunnel) keepalive() {
 			return
 		case <-tick.C:
 		}
-		t.mu.Lock()
-		c := t.client
-		t.mu.Unlock()
-		if c == nil {
-			continue
-		}
-		answered := make(chan error, 1)
-		go func() {
-			_, _, err := c.SendRequest("keepalive@openssh.com", true, nil)
-			answered <- err
-		}()
-		select {
-		case err := <-answered:
-			if err != nil {
-				t.drop(c)
-			}
-		case <-time.After(t.cfg.DialTimeout):
+		if err := t.bastion.Probe(t.cfg.DialTimeout); errors.Is(err, sshbastion.ErrNoAnswer) {
 			t.logf("tunnel %s: the bastion %s stopped answering; reconnecting on the next connection", t.Addr(), t.cfg.BastionAddr)
-			t.drop(c)
-		case <-t.done:
-			return
 		}
 	}
 }

@@ -2,15 +2,6 @@ package engine
 
 import (
 	"encoding/json"
-	"io"
-	"net"
-	"net/http"
-	"net/http/httptest"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strconv"
-	"sync/atomic"
 	"testing"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
@@ -19,33 +10,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/gitlab-kapsule/gitlab-kapsule/internal/testenv"
 	"github.com/gitlab-kapsule/gitlab-kapsule/provider/sdk/gitlabwait"
 	"github.com/gitlab-kapsule/gitlab-kapsule/tests/harness"
 )
-
-// ProviderBinEnv names a prebuilt pulumi-resource-gitlabwait; unset, the test builds one.
-const ProviderBinEnv = "GLK_PROVIDER_BIN"
-
-// gitlabwaitPluginDir returns a folder holding pulumi-resource-gitlabwait:
-// the binary named by $GLK_PROVIDER_BIN, or one built from this checkout.
-func gitlabwaitPluginDir(t *testing.T) string {
-	t.Helper()
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "pulumi-resource-gitlabwait")
-	if prebuilt := os.Getenv(ProviderBinEnv); prebuilt != "" {
-		abs, err := filepath.Abs(prebuilt)
-		require.NoError(t, err)
-		require.NoError(t, os.Symlink(abs, bin))
-		return dir
-	}
-	goTool := testenv.Tool(t, "go", "install Go")
-	cmd := exec.Command(goTool, "build", "-o", bin, "github.com/gitlab-kapsule/gitlab-kapsule/provider/cmd/pulumi-resource-gitlabwait")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build pulumi-resource-gitlabwait: %v\n%s", err, out)
-	}
-	return dir
-}
 
 // TestGitLabReadyUnderEngine runs the provider plugin under the real engine:
 // the first up waits through a real sshd until the loopback GitLab is ready,
@@ -53,9 +20,9 @@ func gitlabwaitPluginDir(t *testing.T) string {
 // again, and destroy succeeds.
 func TestGitLabReadyUnderEngine(t *testing.T) {
 	eng := harness.NewEngine(t)
-	pluginDir := gitlabwaitPluginDir(t)
+	pluginDir := harness.GitLabWaitPluginDir(t)
 	b := harness.StartBastion(t)
-	g := startReadinessServer(t, 502, 404, 200)
+	g := harness.StartReadinessServer(t, 502, 404, 200)
 
 	instance := "instance-1"
 	program := func(ctx *pulumi.Context) error {
@@ -64,8 +31,8 @@ func TestGitLabReadyUnderEngine(t *testing.T) {
 			BastionPort:  pulumi.Int(b.Port),
 			BastionUser:  pulumi.String(b.User),
 			PrivateKey:   pulumi.String(b.PrivateKey),
-			TargetHost:   pulumi.String(g.host),
-			TargetPort:   pulumi.Int(g.port),
+			TargetHost:   pulumi.String(g.Host),
+			TargetPort:   pulumi.Int(g.Port),
 			Timeout:      pulumi.String("2m"),
 			PollInterval: pulumi.String("500ms"),
 			InstanceId:   pulumi.String(instance),
@@ -92,19 +59,19 @@ func TestGitLabReadyUnderEngine(t *testing.T) {
 	assert.Equal(t, map[string]int{"create": 2}, harness.Changed(up.Summary), "the stack and GitLabReady")
 	assert.NotEmpty(t, output(t, up.Outputs, "readyAt"))
 	assert.Equal(t, b.HostKeyFingerprint(), output(t, up.Outputs, "fingerprint"))
-	assert.EqualValues(t, 3, g.requests.Load(), "up waited: 502, 404, 200")
+	assert.EqualValues(t, 3, g.Requests.Load(), "up waited: 502, 404, 200")
 	assert.EqualValues(t, 1, b.Connections(), "one connection to the bastion")
 	assertKeyIsSecret(t, s)
 
 	again := harness.Up(t, s)
 	assert.Empty(t, harness.Changed(again.Summary), "a second up changes nothing")
-	assert.EqualValues(t, 3, g.requests.Load(), "a second up does not poll")
+	assert.EqualValues(t, 3, g.Requests.Load(), "a second up does not poll")
 	assert.EqualValues(t, 1, b.Connections(), "a second up does not dial")
 
 	instance = "instance-2"
 	replaced := harness.Up(t, s)
 	assert.Equal(t, map[string]int{"replace": 1}, harness.Changed(replaced.Summary), "a new instance is waited for again")
-	assert.EqualValues(t, 4, g.requests.Load())
+	assert.EqualValues(t, 4, g.Requests.Load())
 
 	harness.Destroy(t, s)
 }
@@ -149,33 +116,4 @@ func output(t *testing.T, outs auto.OutputMap, key string) string {
 	v, ok := o.Value.(string)
 	require.True(t, ok, "output %s is %T, not a string", key, o.Value)
 	return v
-}
-
-// readinessServer is a loopback GitLab stand-in that answers the scheduled
-// statuses in turn, repeating the last; 200 comes with a readiness body.
-type readinessServer struct {
-	codes    []int
-	requests atomic.Int64
-	host     string
-	port     int
-}
-
-func startReadinessServer(t *testing.T, codes ...int) *readinessServer {
-	t.Helper()
-	g := &readinessServer{codes: codes}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		n := g.requests.Add(1)
-		code := g.codes[min(int(n)-1, len(g.codes)-1)]
-		w.WriteHeader(code)
-		if code == http.StatusOK {
-			_, _ = io.WriteString(w, `{"status":"ok","master_check":[{"status":"ok"}]}`)
-		}
-	}))
-	t.Cleanup(srv.Close)
-	host, port, err := net.SplitHostPort(srv.Listener.Addr().String())
-	require.NoError(t, err)
-	g.host = host
-	g.port, err = strconv.Atoi(port)
-	require.NoError(t, err)
-	return g
 }

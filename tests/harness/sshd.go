@@ -47,7 +47,7 @@ type Bastion struct {
 	sshdPort  int
 	ln        net.Listener
 	accepted  atomic.Int64
-	log       bastionLog
+	log       SyncBuffer
 	mu        sync.Mutex
 	cmd       *exec.Cmd
 	exited    chan struct{}
@@ -78,6 +78,7 @@ func StartBastion(t testing.TB) *Bastion {
 		}
 	}
 	b := &Bastion{Host: "127.0.0.1", User: u.Username, sshd: sshd, dir: t.TempDir(), conns: map[net.Conn]struct{}{}}
+	b.log.Limit = 1 << 20
 	b.PrivateKey = BastionKey(t)
 	signer, err := ssh.ParsePrivateKey([]byte(b.PrivateKey))
 	if err != nil {
@@ -87,7 +88,7 @@ func StartBastion(t testing.TB) *Bastion {
 		t.Fatal(err)
 	}
 	b.RotateBastionHostKey(t)
-	b.sshdPort = bastionFreePort(t)
+	b.sshdPort = FreePort(t)
 	b.ln, err = net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("listen for the bastion proxy: %v", err)
@@ -340,8 +341,8 @@ func (b *Bastion) splice(c net.Conn) {
 	b.mu.Unlock()
 }
 
-// bastionFreePort returns a loopback TCP port that was free a moment ago.
-func bastionFreePort(t testing.TB) int {
+// FreePort returns a loopback TCP port that was free a moment ago.
+func FreePort(t testing.TB) int {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -349,25 +350,4 @@ func bastionFreePort(t testing.TB) int {
 	}
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port
-}
-
-// bastionLog collects sshd's output from several goroutines.
-type bastionLog struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *bastionLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.buf.Len() > 1<<20 {
-		return len(p), nil
-	}
-	return l.buf.Write(p)
-}
-
-func (l *bastionLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
 }
