@@ -3,7 +3,6 @@ package engine
 import (
 	"context"
 	"testing"
-	"time"
 
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
@@ -11,7 +10,6 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/config"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	k8smeta "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/gitlab-kapsule/gitlab-kapsule/components"
 	"github.com/gitlab-kapsule/gitlab-kapsule/tests/harness"
@@ -109,16 +107,7 @@ func TestAgentClusterAccessUnderEngine(t *testing.T) {
 	harness.Destroy(t, s)
 	destroyed = true
 	for _, ns := range []string{agentNS, targetNS} {
-		err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
-			_, err := c.CoreV1().Namespaces().Get(ctx, ns, get)
-			if apierrors.IsNotFound(err) {
-				return true, nil
-			}
-			return false, err
-		})
-		if err != nil {
-			t.Errorf("namespace %s still there after destroy: %v", ns, err)
-		}
+		harness.NamespaceGone(t, c, ns)
 	}
 	if _, err := c.RbacV1().ClusterRoleBindings().Get(ctx, "gitlab-agent-cluster-admin", get); !apierrors.IsNotFound(err) {
 		t.Errorf("the cluster-admin binding survived destroy: %v", err)

@@ -14,9 +14,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/config"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	k8smeta "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/gitlab-kapsule/gitlab-kapsule/tests/harness"
 )
@@ -232,16 +230,7 @@ func TestKubernetesLifecycle(t *testing.T) {
 	harness.Destroy(t, s)
 	destroyed = true
 	t.Logf("destroy in %s", time.Since(step).Round(time.Millisecond))
-	err = wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
-		_, err := c.CoreV1().Namespaces().Get(ctx, demoNamespace, get)
-		if apierrors.IsNotFound(err) {
-			return true, nil
-		}
-		return false, err
-	})
-	if err != nil {
-		t.Errorf("namespace %s still there after destroy: %v", demoNamespace, err)
-	}
+	harness.NamespaceGone(t, c, demoNamespace)
 }
 
 // TestEngineInlineProgram proves the engine harness alone: an inline

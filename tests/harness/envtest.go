@@ -19,6 +19,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -596,4 +597,20 @@ func Can(t testing.TB, c kubernetes.Interface, user, verb, resource, namespace s
 		t.Fatal(err)
 	}
 	return ok
+}
+
+// NamespaceGone waits up to a minute for the namespace to be deleted (the
+// namespace controller empties it first) and fails t if it is still there.
+func NamespaceGone(t testing.TB, c kubernetes.Interface, ns string) {
+	t.Helper()
+	err := wait.PollUntilContextTimeout(context.Background(), 200*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		_, err := c.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return true, nil
+		}
+		return false, err
+	})
+	if err != nil {
+		t.Errorf("namespace %s still there after destroy: %v", ns, err)
+	}
 }
