@@ -103,8 +103,8 @@ func NewGitOpsDemo(ctx *pulumi.Context, name string, args *GitOpsDemoArgs, opts 
 	if a.Timeout == "" {
 		a.Timeout = "5m"
 	}
-	timeout, err := time.ParseDuration(a.Timeout)
-	if err != nil {
+	// Checked here too, so a bad value stops the demo before anything is registered.
+	if _, err := time.ParseDuration(a.Timeout); err != nil {
 		return nil, fmt.Errorf("gitops demo %q: Timeout %q is not a Go duration such as \"5m\": %w", name, a.Timeout, err)
 	}
 	if a.TLS && a.CACert == nil {
@@ -187,65 +187,32 @@ func NewGitOpsDemo(ctx *pulumi.Context, name string, args *GitOpsDemoArgs, opts 
 		return nil, fmt.Errorf("gitops demo %q: flux release: %w", name, err)
 	}
 
-	role, binding := AgentFluxRBAC(a.AgentNamespace, a.FluxNamespace)
-	if _, _, err := newRole(ctx, name, role, binding, append(onCluster, pulumi.DependsOn([]pulumi.Resource{ns}))); err != nil {
-		return nil, fmt.Errorf("gitops demo %q: %w", name, err)
-	}
-
-	stringData := pulumi.StringMap{
-		"username": token.Username,
-		"password": pulumi.ToSecret(token.Token).(pulumi.StringOutput),
-	}
-	if a.TLS {
-		stringData["ca.crt"] = a.CACert
-	}
-	secret, err := corev1.NewSecret(ctx, name+"-auth", &corev1.SecretArgs{
-		Metadata:   &metav1.ObjectMetaArgs{Name: pulumi.String(DemoAuthSecret), Namespace: ns.Metadata.Name().Elem(), Labels: labels},
-		Type:       pulumi.String("Opaque"),
-		StringData: stringData,
-	}, append(onCluster, pulumi.AdditionalSecretOutputs([]string{"data", "stringData"}))...)
-	if err != nil {
-		return nil, fmt.Errorf("gitops demo %q: auth secret: %w", name, err)
-	}
-
 	cloneURL := pulumi.All(a.GitLabURL, a.Project.PathWithNamespace).ApplyT(func(v []any) string {
 		return DemoCloneURL(v[0].(string), v[1].(string))
 	}).(pulumi.StringOutput)
-	sync := pulumi.All(cloneURL, a.Project.DefaultBranch).ApplyT(func(v []any) FluxSync {
-		return FluxSync{URL: v[0].(string), Branch: v[1].(string), Namespace: a.FluxNamespace, DemoNamespace: a.DemoNamespace, Interval: a.Interval, Timeout: a.Timeout}
-	})
-	spec := func(f func(FluxSync) map[string]any) pulumi.MapOutput {
-		return sync.ApplyT(func(s any) map[string]any { return f(s.(FluxSync)) }).(pulumi.MapOutput)
+	var caCert pulumi.StringInput
+	if a.TLS {
+		caCert = a.CACert
 	}
-	// pulumi-kubernetes awaits custom resources only generically: these
-	// annotations make `up` wait for Flux's own Ready condition.
-	awaitMeta := func() *metav1.ObjectMetaArgs {
-		return &metav1.ObjectMetaArgs{
-			Name: pulumi.String(DemoName), Namespace: ns.Metadata.Name().Elem(), Labels: labels,
-			Annotations: pulumi.StringMap{
-				"pulumi.com/waitFor":        pulumi.String("condition=Ready"),
-				"pulumi.com/timeoutSeconds": pulumi.String(strconv.Itoa(int(timeout.Seconds()) + 120)),
-			},
-		}
-	}
-	repo, err := apiextensions.NewCustomResource(ctx, name+"-source", &apiextensions.CustomResourceArgs{
-		ApiVersion:  pulumi.String(GitRepositoryAPIVersion),
-		Kind:        pulumi.String("GitRepository"),
-		Metadata:    awaitMeta(),
-		OtherFields: kubernetes.UntypedArgs{"spec": spec(FluxSync.GitRepositorySpec)},
-	}, append(onCluster, pulumi.DependsOn(append([]pulumi.Resource{release, secret}, committed...)))...)
+	flux, err := NewFluxSync(ctx, name, &FluxSyncArgs{
+		AgentNamespace: a.AgentNamespace,
+		FluxNamespace:  a.FluxNamespace,
+		DemoNamespace:  a.DemoNamespace,
+		Interval:       a.Interval,
+		Timeout:        a.Timeout,
+		CloneURL:       cloneURL,
+		Branch:         a.Project.DefaultBranch,
+		Username:       token.Username,
+		Password:       token.Token,
+		CACert:         caCert,
+		// The CRDs come with the release; the manifests must be committed
+		// before Flux first looks.
+		After: append([]pulumi.Resource{ns, release}, committed...),
+	}, onCluster...)
 	if err != nil {
-		return nil, fmt.Errorf("gitops demo %q: git repository: %w", name, err)
+		return nil, err
 	}
-	kustomization, err := apiextensions.NewCustomResource(ctx, name+"-sync", &apiextensions.CustomResourceArgs{
-		ApiVersion:  pulumi.String(KustomizationAPIVersion),
-		Kind:        pulumi.String("Kustomization"),
-		Metadata:    awaitMeta(),
-		OtherFields: kubernetes.UntypedArgs{"spec": spec(FluxSync.KustomizationSpec)},
-	}, append(onCluster, pulumi.DependsOn([]pulumi.Resource{repo, release}))...)
-	if err != nil {
-		return nil, fmt.Errorf("gitops demo %q: kustomization: %w", name, err)
-	}
+	kustomization := flux.Kustomization
 
 	comp.Namespace = after(pulumi.String(a.DemoNamespace), kustomization.ID())
 	comp.CheckCommand = pulumi.Sprintf("kubectl -n %s get deploy,svc", comp.Namespace)
@@ -267,4 +234,107 @@ func NewGitOpsDemo(ctx *pulumi.Context, name string, args *GitOpsDemoArgs, opts 
 		return nil, err
 	}
 	return comp, nil
+}
+
+// FluxSyncArgs configures NewFluxSync.
+type FluxSyncArgs struct {
+	// AgentNamespace is agentk's namespace, whose service account gets the
+	// Receiver rights in FluxNamespace.
+	AgentNamespace string
+	// FluxNamespace is where the Secret, GitRepository and Kustomization live;
+	// it must exist already (pass the Namespace resource in After).
+	FluxNamespace string
+	// DemoNamespace is where the synced objects are.
+	DemoNamespace string
+	// Interval is Flux's polling interval and Timeout bounds an apply and
+	// `up`'s wait for Ready, both Go durations.
+	Interval, Timeout string
+	// CloneURL and Branch say what Flux clones.
+	CloneURL, Branch pulumi.StringInput
+	// Username and Password are the deploy token (Password is kept secret).
+	Username, Password pulumi.StringInput
+	// CACert, when set, is the private CA Flux trusts for the clone.
+	CACert pulumi.StringInput
+	// After are what the objects wait for: the namespace, Flux's CRDs, the commits.
+	After []pulumi.Resource
+}
+
+// FluxSyncResources are the objects NewFluxSync creates.
+type FluxSyncResources struct {
+	Secret                       *corev1.Secret
+	GitRepository, Kustomization *apiextensions.CustomResource
+}
+
+// NewFluxSync creates the cluster side of the GitOps loop that needs neither
+// a chart nor GitLab: agentk's Receiver role in Flux's namespace, the Secret
+// with the deploy token (and CA), the GitRepository and the Kustomization,
+// both awaited until Flux reports them Ready. opts carry the Kubernetes
+// provider and the parent; the engine tests run it against a real API server.
+func NewFluxSync(ctx *pulumi.Context, name string, args *FluxSyncArgs, opts ...pulumi.ResourceOption) (*FluxSyncResources, error) {
+	labels := pulumi.StringMap{"app.kubernetes.io/managed-by": pulumi.String("gitlab-kapsule")}
+	timeout, err := time.ParseDuration(args.Timeout)
+	if err != nil {
+		return nil, fmt.Errorf("gitops demo %q: Timeout %q is not a Go duration such as \"5m\": %w", name, args.Timeout, err)
+	}
+	after := append(slices.Clone(opts), pulumi.DependsOn(args.After))
+	fluxNS := pulumi.String(args.FluxNamespace)
+
+	role, binding := AgentFluxRBAC(args.AgentNamespace, args.FluxNamespace)
+	if _, _, err := newRole(ctx, name, role, binding, after); err != nil {
+		return nil, fmt.Errorf("gitops demo %q: %w", name, err)
+	}
+
+	stringData := pulumi.StringMap{
+		"username": args.Username,
+		"password": pulumi.ToSecret(args.Password).(pulumi.StringOutput),
+	}
+	if args.CACert != nil {
+		stringData["ca.crt"] = args.CACert
+	}
+	secret, err := corev1.NewSecret(ctx, name+"-auth", &corev1.SecretArgs{
+		Metadata:   &metav1.ObjectMetaArgs{Name: pulumi.String(DemoAuthSecret), Namespace: fluxNS, Labels: labels},
+		Type:       pulumi.String("Opaque"),
+		StringData: stringData,
+	}, append(after, pulumi.AdditionalSecretOutputs([]string{"data", "stringData"}))...)
+	if err != nil {
+		return nil, fmt.Errorf("gitops demo %q: auth secret: %w", name, err)
+	}
+
+	sync := pulumi.All(args.CloneURL, args.Branch).ApplyT(func(v []any) FluxSync {
+		return FluxSync{URL: v[0].(string), Branch: v[1].(string), Namespace: args.FluxNamespace, DemoNamespace: args.DemoNamespace,
+			Interval: args.Interval, Timeout: args.Timeout}
+	})
+	spec := func(f func(FluxSync) map[string]any) pulumi.MapOutput {
+		return sync.ApplyT(func(s any) map[string]any { return f(s.(FluxSync)) }).(pulumi.MapOutput)
+	}
+	// pulumi-kubernetes awaits custom resources only generically: these
+	// annotations make `up` wait for Flux's own Ready condition.
+	awaitMeta := func() *metav1.ObjectMetaArgs {
+		return &metav1.ObjectMetaArgs{
+			Name: pulumi.String(DemoName), Namespace: fluxNS, Labels: labels,
+			Annotations: pulumi.StringMap{
+				"pulumi.com/waitFor":        pulumi.String("condition=Ready"),
+				"pulumi.com/timeoutSeconds": pulumi.String(strconv.Itoa(int(timeout.Seconds()) + 120)),
+			},
+		}
+	}
+	repo, err := apiextensions.NewCustomResource(ctx, name+"-source", &apiextensions.CustomResourceArgs{
+		ApiVersion:  pulumi.String(GitRepositoryAPIVersion),
+		Kind:        pulumi.String("GitRepository"),
+		Metadata:    awaitMeta(),
+		OtherFields: kubernetes.UntypedArgs{"spec": spec(FluxSync.GitRepositorySpec)},
+	}, append(after, pulumi.DependsOn([]pulumi.Resource{secret}))...)
+	if err != nil {
+		return nil, fmt.Errorf("gitops demo %q: git repository: %w", name, err)
+	}
+	kustomization, err := apiextensions.NewCustomResource(ctx, name+"-sync", &apiextensions.CustomResourceArgs{
+		ApiVersion:  pulumi.String(KustomizationAPIVersion),
+		Kind:        pulumi.String("Kustomization"),
+		Metadata:    awaitMeta(),
+		OtherFields: kubernetes.UntypedArgs{"spec": spec(FluxSync.KustomizationSpec)},
+	}, append(after, pulumi.DependsOn([]pulumi.Resource{repo}))...)
+	if err != nil {
+		return nil, fmt.Errorf("gitops demo %q: kustomization: %w", name, err)
+	}
+	return &FluxSyncResources{Secret: secret, GitRepository: repo, Kustomization: kustomization}, nil
 }

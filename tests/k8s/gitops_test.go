@@ -3,11 +3,8 @@ package k8s
 import (
 	"context"
 	"io/fs"
-	"os"
-	"path"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -17,18 +14,12 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/yaml"
 
 	"github.com/gitlab-kapsule/gitlab-kapsule/components"
-	"github.com/gitlab-kapsule/gitlab-kapsule/internal/testenv"
 	"github.com/gitlab-kapsule/gitlab-kapsule/manifests"
 	"github.com/gitlab-kapsule/gitlab-kapsule/tests/harness"
 )
-
-// FluxCRDsEnv names the folder of Flux's CRDs, generated from Flux's own Go
-// API modules by tools/build-fluxcrds.
-const FluxCRDsEnv = "GLK_FLUX_CRDS"
 
 // The namespaces of these tests: the real names, which no other test uses.
 const (
@@ -42,35 +33,6 @@ const (
 	fluxNameLabel      = "kustomize.toolkit.fluxcd.io/name"
 	fluxNamespaceLabel = "kustomize.toolkit.fluxcd.io/namespace"
 )
-
-// fluxCRDsOnce installs Flux's CRDs once per package: a CRD deleted and
-// created again at once would still be terminating.
-var fluxCRDsOnce struct {
-	sync.Once
-	err error
-}
-
-// fluxCRDs installs Flux's generated CRDs into the shared test cluster, once
-// for the package; they go when the package's tests end.
-func fluxCRDs(t *testing.T, kube *harness.Kube) {
-	t.Helper()
-	dir := testenv.Env(t, FluxCRDsEnv, `run eval "$(tools/build-fluxcrds)"`)
-	if _, err := os.Stat(path.Join(dir, "source.toolkit.fluxcd.io_gitrepositories.yaml")); err != nil {
-		testenv.Missing(t, "Flux's GitRepository CRD in "+dir, `run eval "$(tools/build-fluxcrds)"`)
-	}
-	fluxCRDsOnce.Do(func() {
-		crds, err := envtest.InstallCRDs(kube.Config, envtest.CRDInstallOptions{Paths: []string{dir}, ErrorIfPathMissing: true})
-		fluxCRDsOnce.err = err
-		if err == nil {
-			harness.AtExit(func() error {
-				return envtest.UninstallCRDs(kube.Config, envtest.CRDInstallOptions{CRDs: crds})
-			})
-		}
-	})
-	if fluxCRDsOnce.err != nil {
-		t.Fatalf("install Flux's CRDs from %s: %v", dir, fluxCRDsOnce.err)
-	}
-}
 
 // namespaces creates the test's namespaces and deletes them at the end.
 func namespaces(t *testing.T, kube *harness.Kube, names ...string) {
@@ -127,7 +89,7 @@ func demoSync() components.FluxSync {
 // allows the receiver path and nothing that applies workloads.
 func TestFluxObjectsAreAccepted(t *testing.T) {
 	kube := harness.SharedKube(t)
-	fluxCRDs(t, kube)
+	harness.FluxCRDs(t, kube)
 	namespaces(t, kube, fluxNS, demoNS, "flux-agent")
 	ctx := t.Context()
 	c := kube.Client
@@ -296,7 +258,7 @@ func parseInventoryID(t *testing.T, id string) (ns, name, group, kind string) {
 func TestGitOpsLoop(t *testing.T) {
 	kube := harness.SharedKube(t)
 	kube.PodsReady(t)
-	fluxCRDs(t, kube)
+	harness.FluxCRDs(t, kube)
 	namespaces(t, kube, fluxNS+"-loop", demoNS+"-loop")
 	ctx := t.Context()
 	c := kube.Client
