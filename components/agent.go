@@ -107,6 +107,9 @@ type Agent struct {
 	GitLabProvider *gitlab.Provider
 	// ConfigProject is the agent's configuration project.
 	ConfigProject *gitlab.Project
+	// ConfigFile is the agent's config.yaml commit: later commits to the
+	// project wait for it, since GitLab refuses concurrent commits to a branch.
+	ConfigFile *gitlab.RepositoryFile
 }
 
 // NewAgent registers the agent in GitLab (configuration project, agent,
@@ -234,6 +237,7 @@ func NewAgent(ctx *pulumi.Context, name string, args *AgentArgs, opts ...pulumi.
 
 	comp.GitLabProvider = gl
 	comp.ConfigProject = project
+	comp.ConfigFile = file
 	comp.GitLabAPIURL = apiURL
 	comp.AgentName = after(agent.Name, connected.ConnectedAt)
 	comp.AgentID = agent.AgentId

@@ -143,9 +143,11 @@ func Build(ctx *pulumi.Context) (pulumi.Map, error) {
 	// project; `up` ends once it runs.
 	if cfg.GitOps.Enabled {
 		demo, err := components.NewGitOpsDemo(ctx, "gitops", &components.GitOpsDemoArgs{
-			GitLabProvider:     agent.GitLabProvider,
-			Project:            agent.ConfigProject,
-			CommitAfter:        []pulumi.Resource{agent},
+			GitLabProvider: agent.GitLabProvider,
+			Project:        agent.ConfigProject,
+			// The agent's own commit first: a dependency on the file itself,
+			// not on the Agent component, whose children may still be registering.
+			CommitAfter:        []pulumi.Resource{agent.ConfigFile},
 			GitLabURL:          gitlab.URL,
 			TLS:                cfg.GitLab.TLS,
 			CACert:             gitlab.CACert,
