@@ -207,7 +207,8 @@ func NewGitOpsDemo(ctx *pulumi.Context, name string, args *GitOpsDemoArgs, opts 
 		CACert:         caCert,
 		// The CRDs come with the release; the manifests must be committed
 		// before Flux first looks.
-		After: append([]pulumi.Resource{ns, release}, committed...),
+		Namespace: ns,
+		After:     append([]pulumi.Resource{release}, committed...),
 	}, onCluster...)
 	if err != nil {
 		return nil, err
@@ -242,7 +243,7 @@ type FluxSyncArgs struct {
 	// Receiver rights in FluxNamespace.
 	AgentNamespace string
 	// FluxNamespace is where the Secret, GitRepository and Kustomization live;
-	// it must exist already (pass the Namespace resource in After).
+	// Namespace is that namespace's resource.
 	FluxNamespace string
 	// DemoNamespace is where the synced objects are.
 	DemoNamespace string
@@ -254,8 +255,11 @@ type FluxSyncArgs struct {
 	// Username and Password are the deploy token (Password is kept secret).
 	Username, Password pulumi.StringInput
 	// CACert, when set, is the private CA Flux trusts for the clone.
-	CACert pulumi.StringInput
-	// After are what the objects wait for: the namespace, Flux's CRDs, the commits.
+	CACert    pulumi.StringInput
+	Namespace pulumi.Resource
+	// After are what the GitRepository and Kustomization also wait for:
+	// Flux's CRDs (its release) and the commits. The Role and the Secret
+	// need only the namespace, so they go in at once.
 	After []pulumi.Resource
 }
 
@@ -272,15 +276,19 @@ type FluxSyncResources struct {
 // provider and the parent; the engine tests run it against a real API server.
 func NewFluxSync(ctx *pulumi.Context, name string, args *FluxSyncArgs, opts ...pulumi.ResourceOption) (*FluxSyncResources, error) {
 	labels := pulumi.StringMap{"app.kubernetes.io/managed-by": pulumi.String("gitlab-kapsule")}
+	if args.Namespace == nil {
+		return nil, fmt.Errorf("gitops demo %q: Namespace is required: pass the resource of Flux's namespace", name)
+	}
 	timeout, err := time.ParseDuration(args.Timeout)
 	if err != nil {
 		return nil, fmt.Errorf("gitops demo %q: Timeout %q is not a Go duration such as \"5m\": %w", name, args.Timeout, err)
 	}
-	after := append(slices.Clone(opts), pulumi.DependsOn(args.After))
+	inNamespace := append(slices.Clone(opts), pulumi.DependsOn([]pulumi.Resource{args.Namespace}))
+	after := append(slices.Clone(inNamespace), pulumi.DependsOn(args.After))
 	fluxNS := pulumi.String(args.FluxNamespace)
 
 	role, binding := AgentFluxRBAC(args.AgentNamespace, args.FluxNamespace)
-	if _, _, err := newRole(ctx, name, role, binding, after); err != nil {
+	if _, _, err := newRole(ctx, name, role, binding, inNamespace); err != nil {
 		return nil, fmt.Errorf("gitops demo %q: %w", name, err)
 	}
 
@@ -295,7 +303,7 @@ func NewFluxSync(ctx *pulumi.Context, name string, args *FluxSyncArgs, opts ...p
 		Metadata:   &metav1.ObjectMetaArgs{Name: pulumi.String(DemoAuthSecret), Namespace: fluxNS, Labels: labels},
 		Type:       pulumi.String("Opaque"),
 		StringData: stringData,
-	}, append(after, pulumi.AdditionalSecretOutputs([]string{"data", "stringData"}))...)
+	}, append(inNamespace, pulumi.AdditionalSecretOutputs([]string{"data", "stringData"}))...)
 	if err != nil {
 		return nil, fmt.Errorf("gitops demo %q: auth secret: %w", name, err)
 	}

@@ -66,7 +66,7 @@ func fluxProgram(kubeconfig []byte) pulumi.RunFunc {
 			Username:       pulumi.String("flux-gitops-demo"),
 			Password:       pulumi.ToSecret(pulumi.String(fluxTestPwd)).(pulumi.StringOutput),
 			CACert:         pulumi.String(fluxTestCA),
-			After:          []pulumi.Resource{ns},
+			Namespace:      ns,
 		}, pulumi.Provider(prov))
 		return err
 	}
