@@ -3,18 +3,45 @@
 # Installs the pinned GitLab Omnibus package with the gitlab.rb that cloud-init
 # wrote, sets the initial root password, creates the automation token the
 # program's GitLab provider uses, then removes the secrets from disk.
+#
+# If a step fails, the secrets file is kept as cloud-init wrote it (root-only,
+# 0600 root:root) so that running this script again as root can finish the
+# job: without it the root password and the token could not be set. It is
+# shredded only once the token exists. Every step may run again.
 set -euo pipefail
 
 readonly env_file=/etc/gitlab-bootstrap/secrets.env
 readonly done_marker=/var/lib/gitlab-bootstrap/done
+# Root-only as cloud-init writes it (the git group does not exist yet then).
+readonly token_script_src=/etc/gitlab-bootstrap/create-admin-token.rb
+# The copy gitlab-rails reads as the git user (see create_admin_token).
+readonly token_script=/var/lib/gitlab-bootstrap/create-admin-token.rb
 
 log() { printf 'gitlab-bootstrap: %s\n' "$*" >&2; }
 
+step=start
+on_exit() {
+	local rc=$?
+	((rc != 0)) || return 0
+	if [[ -e "$env_file" ]]; then
+		log "FAILED in step ${step} (exit ${rc}); ${env_file} is kept, readable by root only; fix the cause, then run $0 again as root"
+	else
+		log "FAILED in step ${step} (exit ${rc})"
+	fi
+}
+trap on_exit EXIT
+
 if [[ -e "$done_marker" ]]; then
+	# A run that finished may have been stopped before the shred.
+	[[ ! -e "$env_file" ]] || shred -u "$env_file"
 	log "already done"
 	exit 0
 fi
 
+step=secrets
+# Only root may read the secrets, also on a rerun whatever happened meanwhile.
+chown root:root "$env_file"
+chmod 0600 "$env_file"
 # shellcheck source=/dev/null
 source "$env_file"
 : "${GITLAB_PACKAGE:?} ${GITLAB_VERSION:?} ${GITLAB_ROOT_PASSWORD:?} ${GITLAB_ADMIN_TOKEN:?}"
@@ -44,8 +71,11 @@ add_repository() {
 }
 
 install_gitlab() {
-	# The package's post-install reconfigure reads /etc/gitlab/gitlab.rb and, on
-	# this first run only, GITLAB_ROOT_PASSWORD.
+	# The package's postinst runs `gitlab-ctl upgrade`, which on a fresh host
+	# runs reconfigure (external_url is taken from gitlab.rb): that creates the
+	# git user and group and, on this first run only, reads GITLAB_ROOT_PASSWORD
+	# (omnibus-gitlab config/templates/package-scripts/postinst.erb,
+	# files/gitlab-ctl-commands/upgrade.rb, package/recipes/users.rb).
 	DEBIAN_FRONTEND=noninteractive GITLAB_ROOT_PASSWORD="$GITLAB_ROOT_PASSWORD" \
 		apt-get install -y -q "${GITLAB_PACKAGE}=${GITLAB_VERSION}"
 }
@@ -60,16 +90,27 @@ install_kas_key() {
 }
 
 create_admin_token() {
-	# The value travels in the environment, never on a command line (ps shows those).
-	GITLAB_ADMIN_TOKEN="$GITLAB_ADMIN_TOKEN" gitlab-rails runner /etc/gitlab-bootstrap/create-admin-token.rb
+	# /opt/gitlab/bin/gitlab-rails is Omnibus's bundle_exec_wrapper.erb
+	# (omnibus-gitlab config/templates/gitlab-rails/bundle_exec_wrapper.erb,
+	# installed by config/software/gitlab-rails.rb): it cds to
+	# /opt/gitlab/embedded/service/gitlab-rails and runs Rails through
+	# `chpst -e .../env -u git:git`, so the runner loads the script as the git
+	# user, with git as its only group, keeping the rest of the environment.
+	# A root-only script fails there with EACCES. The script holds no secret,
+	# so a copy goes where git can read it (root:git 0640, in a directory
+	# everyone may traverse), named by an absolute path because of that cd.
+	# The token itself travels in the environment, never on a command line
+	# (ps shows those) and never in a file git can read.
+	install -d -o root -g root -m 0755 "$(dirname "$token_script")"
+	install -o root -g git -m 0640 "$token_script_src" "$token_script"
+	GITLAB_ADMIN_TOKEN="$GITLAB_ADMIN_TOKEN" gitlab-rails runner "$token_script"
 }
 
-wait_for_network
-add_repository
-install_gitlab
-install_kas_key
-create_admin_token
-shred -u "$env_file"
+for step in wait_for_network add_repository install_gitlab install_kas_key create_admin_token; do
+	"$step"
+done
+step=finish
 mkdir -p "$(dirname "$done_marker")"
 touch "$done_marker"
+shred -u "$env_file"
 log "GitLab ${GITLAB_VERSION} is installed"

@@ -1,6 +1,7 @@
 # Creates the root user's automation token with the value the program chose,
 # so the program can use GitLab's API without anyone copying a token by hand.
-# Run by bootstrap.sh through `gitlab-rails runner`; the value comes from the environment.
+# Run by bootstrap.sh through `gitlab-rails runner`, as the git user (Omnibus's
+# wrapper drops to git:git); the value comes from the environment.
 name = 'gitlab-kapsule automation'
 user = User.find_by_username!('root')
 user.personal_access_tokens.where(name: name).find_each(&:revoke!)

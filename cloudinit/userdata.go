@@ -24,12 +24,17 @@ func BootstrapScript() string { return bootstrapScript }
 
 // Paths on the GitLab host that the user-data writes.
 const (
-	GitLabRBPath    = "/etc/gitlab/gitlab.rb"
-	SecretsPath     = "/etc/gitlab-bootstrap/secrets.env"
-	BootstrapPath   = "/usr/local/sbin/gitlab-bootstrap"
+	GitLabRBPath  = "/etc/gitlab/gitlab.rb"
+	SecretsPath   = "/etc/gitlab-bootstrap/secrets.env"
+	BootstrapPath = "/usr/local/sbin/gitlab-bootstrap"
+	// CreateTokenPath is the token script as cloud-init writes it, root-only:
+	// the git group it must be readable by exists only once the package is in.
 	CreateTokenPath = "/etc/gitlab-bootstrap/create-admin-token.rb"
-	TLSCertPath     = "/etc/gitlab/ssl/gitlab-kapsule.crt"
-	TLSKeyPath      = "/etc/gitlab/ssl/gitlab-kapsule.key"
+	// TokenScriptRunPath is the copy (root:git 0640) that the bootstrap script
+	// makes for `gitlab-rails runner`, which drops to the git user (issue 17).
+	TokenScriptRunPath = "/var/lib/gitlab-bootstrap/create-admin-token.rb"
+	TLSCertPath        = "/etc/gitlab/ssl/gitlab-kapsule.crt"
+	TLSKeyPath         = "/etc/gitlab/ssl/gitlab-kapsule.key"
 	// KASKeyPath is a copy of the key that the bootstrap script makes readable
 	// by the git group once the package has created it: KAS runs as git.
 	KASKeyPath        = "/etc/gitlab/ssl/gitlab-kapsule-kas.key"

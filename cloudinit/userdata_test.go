@@ -158,3 +158,19 @@ func TestRenderRefusesSchemesThatContradictTLS(t *testing.T) {
 	_, err = Render(g)
 	require.ErrorContains(t, err, "http://")
 }
+
+// Issue 17: gitlab-rails runs the runner as the git user, so the bootstrap
+// script hands it a git-readable copy; cloud-init's own copy stays root-only.
+func TestTokenScriptIsRootOnlyUntilTheBootstrapCopiesItForGit(t *testing.T) {
+	t.Parallel()
+	out, err := Render(sample())
+	require.NoError(t, err)
+	src := file(t, parse(t, out), CreateTokenPath)
+	assert.Equal(t, "0600", src.Permissions)
+	assert.Equal(t, "root:root", src.Owner)
+	assert.Contains(t, BootstrapScript(), `token_script_src=`+CreateTokenPath)
+	assert.Contains(t, BootstrapScript(), `token_script=`+TokenScriptRunPath)
+	assert.Contains(t, BootstrapScript(), `install -o root -g git -m 0640 "$token_script_src" "$token_script"`)
+	assert.Contains(t, BootstrapScript(), `gitlab-rails runner "$token_script"`)
+	assert.NotContains(t, src.Content, sample().AdminToken, "the script reads the token from the environment")
+}
