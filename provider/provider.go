@@ -5,15 +5,17 @@ import (
 	"os"
 	"strconv"
 
+	"github.com/gitlab-kapsule/gitlab-kapsule/provider/sdk/gitlabwait"
 	p "github.com/pulumi/pulumi-go-provider"
 	"github.com/pulumi/pulumi-go-provider/infer"
 )
 
 // Name is the provider's package name: the plugin is pulumi-resource-gitlabwait.
-const Name = "gitlabwait"
+const Name = gitlabwait.Package
 
-// Version is the provider's version, reported to the engine.
-const Version = "0.1.0"
+// Version is the provider's version, reported to the engine; the program's
+// resources ask for the same one (internal/plugins).
+const Version = gitlabwait.PluginVersion
 
 // RecheckEnv names the environment variable that makes Read (pulumi refresh)
 // probe GitLab again; unset, Read returns the recorded state without dialing.

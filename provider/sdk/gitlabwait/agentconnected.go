@@ -7,7 +7,7 @@ import (
 )
 
 // AgentConnectedType is the resource token served by pulumi-resource-gitlabwait.
-const AgentConnectedType = "gitlabwait:index:AgentConnected"
+const AgentConnectedType = Package + ":index:AgentConnected"
 
 // AgentConnected waits, during create, until GitLab's GraphQL API lists an
 // active connection of a GitLab agent for Kubernetes, asking through the

@@ -7,7 +7,7 @@ import (
 )
 
 // GitLabReadyType is the resource token served by pulumi-resource-gitlabwait.
-const GitLabReadyType = "gitlabwait:index:GitLabReady"
+const GitLabReadyType = Package + ":index:GitLabReady"
 
 // GitLabReady waits, during create, until GitLab answers its readiness
 // endpoint through the Public Gateway's SSH bastion.
