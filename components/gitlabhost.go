@@ -32,6 +32,10 @@ type GitLabHostArgs struct {
 	// GatewayNetworkID is the gateway's attachment: the readiness check goes
 	// through the bastion, which reaches the network only once it exists.
 	GatewayNetworkID pulumi.StringInput
+	// SSHKeyIDs are the project's IAM SSH keys the stack registers: the
+	// instance takes root's authorized keys from the project when it is
+	// created, so it waits for them (sshCommand works from the first boot).
+	SSHKeyIDs pulumi.StringInput
 	// BastionHost, BastionPort and AutomationPrivateKey reach the bastion.
 	BastionHost          pulumi.StringInput
 	BastionPort          int
@@ -155,8 +159,12 @@ func NewGitLabHost(ctx *pulumi.Context, name string, args *GitLabHostArgs, opts 
 		return cloudinit.Render(g)
 	}).(pulumi.StringOutput)
 
+	nameAfterKeys := pulumi.String(serverName).ToStringOutput()
+	if args.SSHKeyIDs != nil {
+		nameAfterKeys = after(nameAfterKeys, args.SSHKeyIDs)
+	}
 	server, err := instance.NewServer(ctx, name+"-server", &instance.ServerArgs{
-		Name:            pulumi.String(serverName),
+		Name:            nameAfterKeys,
 		Zone:            pulumi.String(args.Zone),
 		Type:            pulumi.String(args.InstanceType),
 		Image:           pulumi.String(args.Image),
@@ -169,7 +177,13 @@ func NewGitLabHost(ctx *pulumi.Context, name string, args *GitLabHostArgs, opts 
 		},
 		CloudInit: pulumi.ToSecret(userData).(pulumi.StringOutput),
 		Tags:      pulumi.StringArray{pulumi.String("gitlab-kapsule"), pulumi.String(args.Prefix)},
-	}, parent)
+	}, parent,
+		// The provider reads the user-data back into userData (under the
+		// "cloud-init" key) and cloudInit, and its schema marks neither
+		// sensitive (terraform-provider-scaleway internal/services/instance/
+		// server.go): the root password, the token and the TLS key would sit
+		// in plain state. The engine encrypts these outputs whatever the schema says.
+		pulumi.AdditionalSecretOutputs([]string{"userData", "cloudInit"}))
 	if err != nil {
 		return nil, fmt.Errorf("gitlab host %q: server: %w", name, err)
 	}

@@ -60,6 +60,10 @@ type Network struct {
 	GitLabIP pulumi.StringOutput `pulumi:"gitlabIp"`
 	// AutomationPrivateKey is the program's own bastion key (OpenSSH, secret).
 	AutomationPrivateKey pulumi.StringOutput `pulumi:"automationPrivateKey"`
+	// SSHKeyIDs are the IAM SSH keys the stack registers, comma-separated: an
+	// instance gets root's authorized keys from the project's keys when it is
+	// created, so the GitLab host waits for them.
+	SSHKeyIDs pulumi.StringOutput `pulumi:"sshKeyIds"`
 }
 
 // NewNetwork creates the VPC, private network, Public Gateway with its SSH
@@ -81,11 +85,18 @@ func NewNetwork(ctx *pulumi.Context, name string, args *NetworkArgs, opts ...pul
 	if err != nil {
 		return nil, fmt.Errorf("network %q: automation key: %w", name, err)
 	}
+	// A changed key is deleted before its successor exists, so the gateway's
+	// refresh (which waits for the successor) no longer finds the old key in
+	// the project; the default create-before-delete would refresh while the
+	// old key is still there, and the bastion would keep trusting it. IAM may
+	// also refuse two keys with the same public key (terraform-provider-
+	// scaleway#713: 409), which create-before-delete would attempt.
+	keyReplacement := pulumi.DeleteBeforeReplace(true)
 	keys := []pulumi.Input{}
 	automationIAMKey, err := iam.NewSshKey(ctx, name+"-automation-ssh-key", &iam.SshKeyArgs{
 		Name:      pulumi.String(args.Prefix + "-automation"),
 		PublicKey: automationKey.PublicKeyOpenssh,
-	}, parent)
+	}, parent, keyReplacement)
 	if err != nil {
 		return nil, fmt.Errorf("network %q: automation ssh key: %w", name, err)
 	}
@@ -94,7 +105,7 @@ func NewNetwork(ctx *pulumi.Context, name string, args *NetworkArgs, opts ...pul
 		operatorKey, err := iam.NewSshKey(ctx, name+"-operator-ssh-key", &iam.SshKeyArgs{
 			Name:      pulumi.String(args.Prefix + "-operator"),
 			PublicKey: pulumi.String(args.OperatorSSHKey),
-		}, parent)
+		}, parent, keyReplacement)
 		if err != nil {
 			return nil, fmt.Errorf("network %q: operator ssh key: %w", name, err)
 		}
@@ -172,7 +183,10 @@ func NewNetwork(ctx *pulumi.Context, name string, args *NetworkArgs, opts ...pul
 		return nil, fmt.Errorf("network %q: gateway network: %w", name, err)
 	}
 
-	comp.PrivateNetworkID = pn.ID().ToStringOutput()
+	// Whatever joins the network (GitLab's NIC, the cluster and its nodes)
+	// does so only once GitLab's address is reserved, so no DHCP lease can
+	// take it first (terraform-provider-scaleway docs/resources/ipam_ip.md).
+	comp.PrivateNetworkID = after(pn.ID().ToStringOutput(), gitlabIP.ID())
 	// The name is ours: known at once, so GitLab's certificate (whose SAN is the
 	// internal DNS name) and so the server need not wait for the network.
 	comp.PrivateNetworkName = pulumi.String(pnName).ToStringOutput()
@@ -184,6 +198,7 @@ func NewNetwork(ctx *pulumi.Context, name string, args *NetworkArgs, opts ...pul
 	comp.GitLabIPAMID = gitlabIP.ID().ToStringOutput()
 	comp.GitLabIP = pulumi.String(args.GitLabAddress).ToStringOutput()
 	comp.AutomationPrivateKey = pulumi.ToSecret(automationKey.PrivateKeyOpenssh).(pulumi.StringOutput)
+	comp.SSHKeyIDs = refreshKeys
 
 	if err := ctx.RegisterResourceOutputs(comp, pulumi.Map{
 		"privateNetworkId":     comp.PrivateNetworkID,
@@ -196,6 +211,7 @@ func NewNetwork(ctx *pulumi.Context, name string, args *NetworkArgs, opts ...pul
 		"gitlabIpamId":         comp.GitLabIPAMID,
 		"gitlabIp":             comp.GitLabIP,
 		"automationPrivateKey": comp.AutomationPrivateKey,
+		"sshKeyIds":            comp.SSHKeyIDs,
 	}); err != nil {
 		return nil, err
 	}

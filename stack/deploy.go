@@ -3,6 +3,7 @@ package stack
 import (
 	"github.com/gitlab-kapsule/gitlab-kapsule/components"
 	"github.com/gitlab-kapsule/gitlab-kapsule/config"
+	"github.com/gitlab-kapsule/gitlab-kapsule/internal/plugins"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
@@ -24,6 +25,11 @@ func Deploy(ctx *pulumi.Context) error {
 func Build(ctx *pulumi.Context) (pulumi.Map, error) {
 	cfg, err := config.Load(ctx)
 	if err != nil {
+		return nil, err
+	}
+	// Every resource from here on asks for the plugin version its SDK was
+	// generated for, never whichever plugin is installed.
+	if err := plugins.Pin(ctx); err != nil {
 		return nil, err
 	}
 
@@ -65,6 +71,7 @@ func Build(ctx *pulumi.Context) (pulumi.Map, error) {
 		PrivateNetworkID:     net.PrivateNetworkID,
 		PrivateNetworkName:   net.PrivateNetworkName,
 		GatewayNetworkID:     net.GatewayNetworkID,
+		SSHKeyIDs:            net.SSHKeyIDs,
 		BastionHost:          net.GatewayIP,
 		BastionPort:          cfg.Network.BastionPort,
 		AutomationPrivateKey: net.AutomationPrivateKey,

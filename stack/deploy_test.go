@@ -25,9 +25,9 @@ const (
 func fullConfig() map[string]string {
 	return map[string]string{
 		"network:sshPublicKey":    operatorKey,
-		"network:allowedIpRanges": mockcloud.List("198.51.100.0/24"),
+		"network:allowedIpRanges": mockcloud.List("51.15.100.0/24"),
 		"gitlabHost:rootPassword": rootPassword,
-		"kapsule:apiAllowedCidrs": mockcloud.List("198.51.100.0/24", "192.0.2.7/32"),
+		"kapsule:apiAllowedCidrs": mockcloud.List("51.15.100.0/24", "51.15.7.7/32"),
 	}
 }
 
@@ -270,7 +270,7 @@ func TestGatewayAndCluster(t *testing.T) {
 	assert.Equal(t, "VPC-GW-S", str(t, gw, "type"))
 	assert.True(t, gw.Inputs["bastionEnabled"].BoolValue())
 	assert.Equal(t, 61000.0, gw.Inputs["bastionPort"].NumberValue())
-	assert.Equal(t, []resource.PropertyValue{resource.NewStringProperty("198.51.100.0/24")}, gw.Inputs["allowedIpRanges"].ArrayValue())
+	assert.Equal(t, []resource.PropertyValue{resource.NewStringProperty("51.15.100.0/24")}, gw.Inputs["allowedIpRanges"].ArrayValue())
 	auto, _ := c.Named("network-automation-ssh-key")
 	operator, _ := c.Named("network-operator-ssh-key")
 	assert.Equal(t, auto.ID+","+operator.ID, str(t, gw, "refreshSshKeys"), "a new key set refreshes the bastion")
@@ -291,7 +291,7 @@ func TestGatewayAndCluster(t *testing.T) {
 	for _, rule := range acl.Inputs["aclRules"].ArrayValue() {
 		ips = append(ips, rule.ObjectValue()["ip"].StringValue())
 	}
-	assert.Equal(t, []string{mockcloud.GatewayIP + "/32", "198.51.100.0/24", "192.0.2.7/32"}, ips)
+	assert.Equal(t, []string{mockcloud.GatewayIP + "/32", "51.15.100.0/24", "51.15.7.7/32"}, ips)
 }
 
 func TestEveryCustomResourceBelongsToAComponent(t *testing.T) {
@@ -359,7 +359,7 @@ func TestBadConfigurationCreatesNothing(t *testing.T) {
 
 func TestUnreadableConfigurationNamesTheKey(t *testing.T) {
 	t.Parallel()
-	_, err := run(t, map[string]string{"kapsule:size": "two", "network:allowedIpRanges": "198.51.100.0/24"})
+	_, err := run(t, map[string]string{"kapsule:size": "two", "network:allowedIpRanges": "51.15.100.0/24"})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "kapsule:size must be a whole number")
 	assert.Contains(t, err.Error(), "network:allowedIpRanges must be a list")

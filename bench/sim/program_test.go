@@ -28,7 +28,7 @@ func TestProgramDeploysAlongItsTrueCriticalPath(t *testing.T) {
 		"defaults": nil,
 		"every option": {
 			"network:sshPublicKey":    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGr6yqJ3+7sS0dC2m6hKYxA4nYqkq9d0m6Qm9ZzXqW3j operator@example",
-			"kapsule:apiAllowedCidrs": mockcloud.List("198.51.100.0/24"),
+			"kapsule:apiAllowedCidrs": mockcloud.List("51.15.100.0/24"),
 			"gitlabHost:tls":          "false",
 		},
 	} {

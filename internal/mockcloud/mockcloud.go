@@ -30,6 +30,13 @@ type Resource struct {
 	Provider string
 	// Custom is false for component resources.
 	Custom bool
+	// Version is the plugin version the registration asks for ("" for none).
+	Version string
+	// SecretOutputs are the outputs the program asks the engine to keep
+	// secret whatever the provider's schema says (AdditionalSecretOutputs).
+	SecretOutputs []string
+	// DeleteBeforeReplace says a replacement deletes the old resource first.
+	DeleteBeforeReplace bool
 	// URN is the resource's URN.
 	URN string
 }
@@ -58,6 +65,9 @@ func (c *Cloud) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 	r := Resource{Type: args.TypeToken, Name: args.Name, ID: id, Inputs: args.Inputs, Custom: args.Custom}
 	if rpc := args.RegisterRPC; rpc != nil {
 		r.Parent = rpc.GetParent()
+		r.Version = rpc.GetVersion()
+		r.SecretOutputs = rpc.GetAdditionalSecretOutputs()
+		r.DeleteBeforeReplace = rpc.GetDeleteBeforeReplace()
 		r.Dependencies = rpc.GetDependencies()
 		for _, deps := range rpc.GetPropertyDependencies() {
 			r.Dependencies = append(r.Dependencies, deps.GetUrns()...)

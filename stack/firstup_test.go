@@ -1,0 +1,43 @@
+package stack_test
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// The server's provider reads the user-data back into its userData and
+// cloudInit outputs, which its schema does not mark sensitive
+// (terraform-provider-scaleway internal/services/instance/server.go): the
+// program must have the engine keep both secret.
+func TestServerOutputsThatEchoTheUserDataAreSecret(t *testing.T) {
+	t.Parallel()
+	server := one(t, mustRun(t, fullConfig()).cloud, "scaleway:instance/server:Server")
+	assert.Subset(t, server.SecretOutputs, []string{"userData", "cloudInit"})
+}
+
+// Root's authorized keys on an instance come from the project's IAM keys
+// when it is created, so the server waits for every key the stack registers.
+func TestServerWaitsForTheBastionKeys(t *testing.T) {
+	t.Parallel()
+	c := mustRun(t, fullConfig()).cloud
+	server := one(t, c, "scaleway:instance/server:Server")
+	keys := c.OfType("scaleway:iam/sshKey:SshKey")
+	require.Len(t, keys, 2, "the program's key and the operator's")
+	for _, k := range keys {
+		assert.Contains(t, server.Dependencies, k.URN, "the server waits for %s", k.Name)
+		assert.True(t, k.DeleteBeforeReplace, "%s: a changed key is gone before the gateway re-imports the project's keys", k.Name)
+	}
+}
+
+// GitLab's address is reserved before anything else joins the network.
+func TestEverythingOnTheNetworkWaitsForGitLabsReservation(t *testing.T) {
+	t.Parallel()
+	c := mustRun(t, fullConfig()).cloud
+	ip := one(t, c, "scaleway:ipam/ip:Ip")
+	for _, token := range []string{"scaleway:kubernetes/cluster:Cluster", "scaleway:instance/privateNic:PrivateNic", "scaleway:network/gatewayNetwork:GatewayNetwork"} {
+		r := one(t, c, token)
+		assert.Contains(t, r.Dependencies, ip.URN, "%s joins the network only once GitLab's address is reserved", token)
+	}
+}
