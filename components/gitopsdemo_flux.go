@@ -28,7 +28,8 @@ const (
 	DemoAuthSecret = "gitops-demo-auth"
 	// DemoRepoDir is the demo manifests' folder in the agent's configuration project.
 	DemoRepoDir = "manifests/gitops-demo"
-	// DemoDeployment is the Deployment the Kustomization health-checks.
+	// DemoDeployment is the demo's Deployment, health-checked with every
+	// other object the Kustomization applies (spec.wait).
 	DemoDeployment = "nginx"
 	// DefaultFluxWebhookReceiverURL is the flux chart's webhook-receiver
 	// Service, where agentk sends push notifications (agent config key
@@ -73,7 +74,10 @@ func (s FluxSync) GitRepositorySpec() map[string]any {
 }
 
 // KustomizationSpec is the Kustomization's spec: apply the demo folder with
-// pruning, wait for every object, and health-check the Deployment.
+// pruning and wait for every object it applies, the Deployment included, to
+// be healthy. wait alone does it: "If set to `true`, `.spec.healthChecks` is
+// ignored" (fluxcd/kustomize-controller docs/spec/v1/kustomizations.md,
+// "Wait"), so the spec lists no healthChecks.
 func (s FluxSync) KustomizationSpec() map[string]any {
 	return map[string]any{
 		"interval":      s.Interval,
@@ -83,9 +87,6 @@ func (s FluxSync) KustomizationSpec() map[string]any {
 		"prune":         true,
 		"wait":          true,
 		"sourceRef":     map[string]any{"kind": "GitRepository", "name": DemoName, "namespace": s.Namespace},
-		"healthChecks": []any{map[string]any{
-			"apiVersion": "apps/v1", "kind": "Deployment", "name": DemoDeployment, "namespace": s.DemoNamespace,
-		}},
 	}
 }
 

@@ -57,7 +57,10 @@ type GitLab struct {
 
 // Kapsule configures the Kubernetes cluster.
 type Kapsule struct {
-	// Version is the full Kubernetes version, e.g. "1.34.1" (kapsule:version).
+	// Version is the Kubernetes version (kapsule:version): a minor such as
+	// "1.36" turns Kapsule's auto-upgrade on, so Scaleway applies the patch
+	// releases (it offers only the latest patch of each supported minor for
+	// new clusters); a full version such as "1.36.1" pins it, auto-upgrade off.
 	Version string
 	// CNI is the cluster's network plugin (kapsule:cni).
 	CNI string
@@ -111,7 +114,12 @@ func Defaults() Config {
 			TLS:          true,
 		},
 		Kapsule: Kapsule{
-			Version:  "1.34.1",
+			// 1.34 left support on 2026-11-29; 1.36 is supported until
+			// 2027-09-07 (docs-content kubernetes/reference-content/
+			// version-support-policy.mdx; versions offered in fr-par on
+			// 2026-08-18: 1.36.1, 1.35.3, 1.34.6, 1.33.10, terraform-provider-
+			// scaleway k8s testdata pool-taints-and-labels.cassette.yaml).
+			Version:  "1.36",
 			CNI:      "cilium",
 			NodeType: "PRO2-XXS",
 			Size:     2,

@@ -1,7 +1,6 @@
 package config
 
 import (
-	"fmt"
 	"slices"
 	"time"
 )
@@ -31,30 +30,27 @@ type GitOps struct {
 	Timeout string
 }
 
-// validateGitOps checks the gitops group and its agreement with the agent's.
-func (c *Config) validateGitOps() []error {
+// checkGitOps checks the gitops group and its agreement with the agent's.
+func (c *Config) checkGitOps(p *problems) {
 	g := &c.GitOps
-	if !g.Enabled {
-		return nil
+	if !p.read("gitops:enabled") || !g.Enabled {
+		return
 	}
-	var errs []error
-	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
 	if !chartVersion.MatchString(g.FluxChartVersion) {
-		bad("gitops:fluxChartVersion %q must be a pinned flux2 chart version such as %q (`helm search repo fluxcd-community/flux2 --versions`)", g.FluxChartVersion, Defaults().GitOps.FluxChartVersion)
+		p.add("gitops:fluxChartVersion %q must be a pinned flux2 chart version such as %q (`helm search repo fluxcd-community/flux2 --versions`)", g.FluxChartVersion, Defaults().GitOps.FluxChartVersion)
 	}
 	duration := func(key, v string, min, max time.Duration) {
 		d, err := time.ParseDuration(v)
 		switch {
 		case err != nil:
-			bad("gitops:%s %q is not a duration: write it like \"1m\" or \"90s\"", key, v)
+			p.add("gitops:%s %q is not a duration: write it like \"1m\" or \"90s\"", key, v)
 		case d < min || d > max:
-			bad("gitops:%s %q must be from %s to %s", key, v, min, max)
+			p.add("gitops:%s %q must be from %s to %s", key, v, min, max)
 		}
 	}
 	duration("interval", g.Interval, 10*time.Second, 24*time.Hour)
 	duration("timeout", g.Timeout, 30*time.Second, time.Hour)
-	if !slices.Contains(c.Agent.Namespaces, GitOpsDemoNamespace) {
-		bad("gitops:enabled is true but agent:namespaces does not list %q, where the demo runs: add it, or set gitops:enabled to false", GitOpsDemoNamespace)
+	if p.read("agent:namespaces") && !slices.Contains(c.Agent.Namespaces, GitOpsDemoNamespace) {
+		p.add("gitops:enabled is true but agent:namespaces does not list %q, where the demo runs: add it, or set gitops:enabled to false", GitOpsDemoNamespace)
 	}
-	return errs
 }

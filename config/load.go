@@ -1,8 +1,11 @@
 package config
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"net/netip"
 	"regexp"
 	"strings"
 
@@ -10,19 +13,23 @@ import (
 	pconfig "github.com/pulumi/pulumi/sdk/v3/go/pulumi/config"
 )
 
-// Load reads the stack's configuration over Defaults and validates it. It
-// creates nothing, so a bad value stops the program before any resource.
+// Load reads the stack's configuration over Defaults, derives the values
+// that follow from others and validates the result. It creates nothing, so a
+// bad value stops the program before any resource. Every problem is reported
+// at once: keys the program does not know, values that do not read as their
+// type, and values that read but are wrong (unreadable keys skip the checks
+// that would judge their defaults instead).
 func Load(ctx *pulumi.Context) (*Config, error) {
 	c := Defaults()
 	c.Prefix = Prefix(ctx.Stack())
-	r := reader{ctx: ctx}
+	r := reader{ctx: ctx, known: map[string]bool{}, unread: map[string]bool{}}
 
 	r.str("scaleway", "region", &c.Region)
 	r.str("scaleway", "zone", &c.Zone)
 
 	r.str("network", "cidr", &c.Network.CIDR)
 	r.integer("network", "bastionPort", &c.Network.BastionPort)
-	r.list("network", "allowedIpRanges", &c.Network.AllowedIPRanges)
+	r.list("network", "allowedIpRanges", "<your-ip>/32", &c.Network.AllowedIPRanges)
 	r.str("network", "sshPublicKey", &c.Network.SSHPublicKey)
 
 	r.str("gitlabHost", "instanceType", &c.GitLab.InstanceType)
@@ -31,17 +38,17 @@ func Load(ctx *pulumi.Context) (*Config, error) {
 	r.str("gitlabHost", "version", &c.GitLab.Version)
 	r.str("gitlabHost", "privateIp", &c.GitLab.PrivateIP)
 	r.integer("gitlabHost", "diskSizeGb", &c.GitLab.DiskSizeGB)
-	r.str("gitlabHost", "rootPassword", &c.GitLab.RootPassword)
+	r.secret("gitlabHost", "rootPassword", &c.GitLab.RootPassword)
 	r.boolean("gitlabHost", "tls", &c.GitLab.TLS)
 
 	r.str("kapsule", "version", &c.Kapsule.Version)
 	r.str("kapsule", "cni", &c.Kapsule.CNI)
 	r.str("kapsule", "nodeType", &c.Kapsule.NodeType)
 	r.integer("kapsule", "size", &c.Kapsule.Size)
-	r.list("kapsule", "apiAllowedCidrs", &c.Kapsule.APIAllowedCIDRs)
+	r.list("kapsule", "apiAllowedCidrs", "<your-ip>/32", &c.Kapsule.APIAllowedCIDRs)
 
 	r.str("agent", "name", &c.Agent.Name)
-	r.list("agent", "namespaces", &c.Agent.Namespaces)
+	r.list("agent", "namespaces", GitOpsDemoNamespace, &c.Agent.Namespaces)
 	r.boolean("agent", "clusterAdmin", &c.Agent.ClusterAdmin)
 	r.str("agent", "chartVersion", &c.Agent.ChartVersion)
 	r.str("agent", "imageTag", &c.Agent.ImageTag)
@@ -52,77 +59,148 @@ func Load(ctx *pulumi.Context) (*Config, error) {
 	r.str("gitops", "interval", &c.GitOps.Interval)
 	r.str("gitops", "timeout", &c.GitOps.Timeout)
 
-	if err := errors.Join(r.errs...); err != nil {
-		return nil, fmt.Errorf("configuration of stack %q:\n%w", ctx.Stack(), err)
-	}
-	if err := c.Validate(); err != nil {
+	errs := checkKeys(r.known, configuredKeys(ctx), ctx.Project())
+	errs = append(errs, r.errs...)
+	c.derive()
+	errs = append(errs, c.problems(r.unread)...)
+	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("configuration of stack %q:\n%w", ctx.Stack(), err)
 	}
 	return &c, nil
 }
 
-// reader collects every unreadable key, so one run reports them all.
+// derive fills the values that default to a function of others: GitLab's
+// address is the network's tenth address, or its third in a network too
+// small for that (Scaleway keeps the first two and the last two). It leaves
+// them alone when the network itself is wrong, which Validate reports.
+func (c *Config) derive() {
+	pn, err := netip.ParsePrefix(c.Network.CIDR)
+	if c.GitLab.PrivateIP != "" || err != nil || !pn.Addr().Is4() || pn.Masked() != pn {
+		return
+	}
+	first, last := pn.Addr(), lastAddr(pn)
+	a := first
+	for range 10 {
+		a = a.Next()
+	}
+	if !pn.Contains(a) || a.Compare(last.Prev()) >= 0 {
+		a = first.Next().Next()
+	}
+	c.GitLab.PrivateIP = a.String()
+}
+
+// reader collects every unreadable key, so one run reports them all, and
+// records every key it is asked for: those are the program's keys.
 type reader struct {
-	ctx  *pulumi.Context
-	errs []error
+	ctx *pulumi.Context
+	// known is every key Load reads, "namespace:key".
+	known map[string]bool
+	// unread is every key that is set but could not be read; Validate skips
+	// the checks of those keys, which still hold their defaults.
+	unread map[string]bool
+	errs   []error
+}
+
+// get returns the key's value if it is set, recording the key as known.
+func (r *reader) get(ns, key string) (string, bool) {
+	r.known[ns+":"+key] = true
+	v, err := pconfig.New(r.ctx, ns).Try(key)
+	return v, err == nil
+}
+
+func (r *reader) fail(ns, key string, err error) {
+	r.unread[ns+":"+key] = true
+	r.errs = append(r.errs, err)
 }
 
 func (r *reader) str(ns, key string, dst *string) {
-	// Get also returns secret values in plain text: they are validated here and
+	// Secret values come in plain text too: they are validated here and
 	// re-wrapped as secrets by whoever uses them (see stack.Deploy).
-	if v, ok := pconfig.New(r.ctx, ns).Try(key); ok == nil && strings.TrimSpace(v) != "" {
+	if v, ok := r.get(ns, key); ok && strings.TrimSpace(v) != "" {
 		*dst = strings.TrimSpace(v)
 	}
 }
 
-func (r *reader) integer(ns, key string, dst *int) {
-	cfg := pconfig.New(r.ctx, ns)
-	if _, err := cfg.Try(key); err != nil {
+// secret reads a key that must be set with `pulumi config set --secret`: a
+// plain value is in the stack file for anyone who can read the repository.
+func (r *reader) secret(ns, key string, dst *string) {
+	v, ok := r.get(ns, key)
+	if !ok || strings.TrimSpace(v) == "" {
 		return
 	}
-	v, err := cfg.TryInt(key)
+	if !r.ctx.IsConfigSecret(ns + ":" + key) {
+		r.fail(ns, key, fmt.Errorf("%s:%s is stored in plain text in the stack's configuration: encrypt it with `pulumi config set --secret %s:%s` (enter the value when asked)", ns, key, ns, key))
+		return
+	}
+	*dst = strings.TrimSpace(v)
+}
+
+func (r *reader) integer(ns, key string, dst *int) {
+	if _, ok := r.get(ns, key); !ok {
+		return
+	}
+	v, err := pconfig.New(r.ctx, ns).TryInt(key)
 	if err != nil {
-		r.errs = append(r.errs, fmt.Errorf("%s:%s must be a whole number: %w", ns, key, err))
+		r.fail(ns, key, fmt.Errorf("%s:%s must be a whole number: write it in digits, e.g. %d (%w)", ns, key, *dst, err))
 		return
 	}
 	*dst = v
 }
 
 func (r *reader) boolean(ns, key string, dst *bool) {
-	cfg := pconfig.New(r.ctx, ns)
-	if _, err := cfg.Try(key); err != nil {
+	raw, ok := r.get(ns, key)
+	if !ok {
 		return
 	}
-	v, err := cfg.TryBool(key)
+	v, err := pconfig.New(r.ctx, ns).TryBool(key)
 	if err != nil {
-		r.errs = append(r.errs, fmt.Errorf("%s:%s must be true or false: %w", ns, key, err))
+		r.fail(ns, key, fmt.Errorf("%s:%s %q must be true or false: write true or false (YAML 1.2, which Pulumi uses, reads yes, no, on and off as text)", ns, key, raw))
 		return
 	}
 	*dst = v
 }
 
-func (r *reader) list(ns, key string, dst *[]string) {
-	cfg := pconfig.New(r.ctx, ns)
-	if _, err := cfg.Try(key); err != nil {
+// list reads a list of strings; example is an item for the fix.
+func (r *reader) list(ns, key, example string, dst *[]string) {
+	if _, ok := r.get(ns, key); !ok {
 		return
 	}
 	var v []string
-	if err := cfg.TryObject(key, &v); err != nil {
-		r.errs = append(r.errs, fmt.Errorf("%s:%s must be a list of strings, e.g. `pulumi config set --path '%s:%s[0]' 198.51.100.0/24`: %w", ns, key, ns, key, err))
+	if err := pconfig.New(r.ctx, ns).TryObject(key, &v); err != nil {
+		r.fail(ns, key, fmt.Errorf("%s:%s must be a list of strings: set its items with `pulumi config set --path '%s:%s[0]' %s` (%w)", ns, key, ns, key, example, err))
 		return
 	}
 	*dst = v
 }
 
-var notNameChar = regexp.MustCompile(`[^a-z0-9-]+`)
+var (
+	notNameChar = regexp.MustCompile(`[^a-z0-9-]+`)
+	// cleanStack is a stack name that is already a prefix: lowercase
+	// letters, digits and dashes, not starting or ending with a dash.
+	cleanStack = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?$`)
+)
 
-// Prefix turns a stack name into the prefix of every resource name: lowercase
-// letters, digits and dashes, because Scaleway turns other characters of a
-// name into dashes in internal DNS names anyway.
+// Prefix turns a stack name into the prefix of every resource name:
+// lowercase letters, digits and dashes, because Scaleway turns other
+// characters of a name into dashes in internal DNS names anyway.
+//
+// A name that is already clean is its own prefix ("dev" gives "glk-dev", as
+// it always has, so existing stacks keep their resource names). Any other
+// name is cleaned, cut to 20 characters and followed by a hash of the exact
+// name, so that stacks which differ only in case or in `_`, `.` and `-`
+// (dev_1, Dev-1, dev.1) do not share their resources' names.
 func Prefix(stack string) string {
+	if cleanStack.MatchString(stack) {
+		return "glk-" + stack
+	}
+	sum := sha256.Sum256([]byte(stack))
+	hash := hex.EncodeToString(sum[:4])
 	p := strings.Trim(notNameChar.ReplaceAllString(strings.ToLower(stack), "-"), "-")
+	if len(p) > 20 {
+		p = strings.TrimRight(p[:20], "-")
+	}
 	if p == "" {
 		p = "stack"
 	}
-	return "glk-" + p
+	return "glk-" + p + "-" + hash
 }

@@ -12,10 +12,18 @@ import (
 	"golang.org/x/crypto/ssh"
 )
 
-// zonesByRegion lists the Scaleway regions where Public Gateways, Instances
-// and Kapsule are all offered, with their availability zones.
+// zonesByRegion lists the Scaleway regions where Kapsule, Public Gateways and
+// Instances are all offered, with the zones that have both Public Gateways
+// and Instances. Sources: scaleway-sdk-go (generated from Scaleway's API
+// specifications, as of August 2026) k8s/v1 API.Regions() = fr-par, nl-ams,
+// pl-waw, it-mil; vpcgw/v2 API.Zones() = fr-par-1, fr-par-2, it-mil-1,
+// nl-ams-1..3, pl-waw-1..3; instance/v1 API.Zones() adds fr-par-3, which has
+// no Public Gateway (also "Public Gateways: PAR1, PAR2" in Scaleway's product
+// availability guide, docs-content pages/account/reference-content/
+// products-availability.mdx, validated 2025-12-04, which predates Milan).
 var zonesByRegion = map[string][]string{
-	"fr-par": {"fr-par-1", "fr-par-2", "fr-par-3"},
+	"fr-par": {"fr-par-1", "fr-par-2"},
+	"it-mil": {"it-mil-1"},
 	"nl-ams": {"nl-ams-1", "nl-ams-2", "nl-ams-3"},
 	"pl-waw": {"pl-waw-1", "pl-waw-2", "pl-waw-3"},
 }
@@ -23,22 +31,60 @@ var zonesByRegion = map[string][]string{
 // instanceSize is an instance type's vCPUs and memory in GB.
 type instanceSize struct{ vcpu, memGB int }
 
-// instanceSizes are the Scaleway instance types the program knows the size
-// of; GitLab needs at least gitLabMin of them.
+// instanceSizes are the x86-64 CPU Instance types (Windows and GPU types
+// left out) and their sizes, as Scaleway's public product catalog lists them
+// (product-catalog/v2alpha1 public-catalog/products for fr-par-1, recorded in
+// scaleway/scaleway-cli internal/namespaces/instance/v1/testdata/
+// test-server-type-list-on-fr-par1.cassette.yaml, July 2026). Which zones
+// offer each type is left to the preflight.
 var instanceSizes = map[string]instanceSize{
+	"BASIC3-X2C-4G": {2, 4}, "BASIC3-X2C-8G": {2, 8}, "BASIC3-X4C-8G": {4, 8}, "BASIC3-X4C-16G": {4, 16},
+	"BASIC3-X8C-16G": {8, 16}, "BASIC3-X8C-32G": {8, 32}, "BASIC3-X16C-32G": {16, 32}, "BASIC3-X16C-64G": {16, 64},
+	"COMPUTE3-X2C-4G": {2, 4}, "COMPUTE3-X4C-8G": {4, 8}, "COMPUTE3-X8C-16G": {8, 16}, "COMPUTE3-X16C-32G": {16, 32},
+	"COMPUTE3-X32C-64G": {32, 64}, "COMPUTE3-X48C-96G": {48, 96}, "COMPUTE3-X64C-128G": {64, 128}, "COMPUTE3-X96C-192G": {96, 192},
 	"DEV1-S": {2, 2}, "DEV1-M": {3, 4}, "DEV1-L": {4, 8}, "DEV1-XL": {4, 12},
+	"GP1-XS": {4, 16}, "GP1-S": {8, 32}, "GP1-M": {16, 64}, "GP1-L": {32, 128}, "GP1-XL": {48, 256},
+	"MEMORY3-X2C-16G": {2, 16}, "MEMORY3-X4C-32G": {4, 32}, "MEMORY3-X8C-64G": {8, 64}, "MEMORY3-X16C-128G": {16, 128},
+	"MEMORY3-X32C-256G": {32, 256}, "MEMORY3-X48C-384G": {48, 384},
 	"PLAY2-PICO": {1, 2}, "PLAY2-NANO": {2, 4}, "PLAY2-MICRO": {4, 8},
-	"PRO2-XXS": {2, 8}, "PRO2-XS": {4, 16}, "PRO2-S": {8, 32}, "PRO2-M": {16, 64},
-	"POP2-2C-8G": {2, 8}, "POP2-4C-16G": {4, 16}, "POP2-8C-32G": {8, 32},
-	"POP2-HC-2C-4G": {2, 4}, "POP2-HC-4C-8G": {4, 8}, "POP2-HC-8C-16G": {8, 16},
-	"GP1-XS": {4, 16}, "GP1-S": {8, 32}, "GP1-M": {16, 64},
+	"POP2-2C-8G": {2, 8}, "POP2-4C-16G": {4, 16}, "POP2-8C-32G": {8, 32}, "POP2-16C-64G": {16, 64},
+	"POP2-32C-128G": {32, 128}, "POP2-48C-192G": {48, 192}, "POP2-64C-256G": {64, 256},
+	"POP2-HC-2C-4G": {2, 4}, "POP2-HC-4C-8G": {4, 8}, "POP2-HC-8C-16G": {8, 16}, "POP2-HC-16C-32G": {16, 32},
+	"POP2-HC-32C-64G": {32, 64}, "POP2-HC-48C-96G": {48, 96}, "POP2-HC-64C-128G": {64, 128},
+	"POP2-HM-2C-16G": {2, 16}, "POP2-HM-4C-32G": {4, 32}, "POP2-HM-8C-64G": {8, 64}, "POP2-HM-16C-128G": {16, 128},
+	"POP2-HM-32C-256G": {32, 256}, "POP2-HM-48C-384G": {48, 384}, "POP2-HM-64C-512G": {64, 512},
+	"POP2-HN-3": {2, 4}, "POP2-HN-5": {4, 8}, "POP2-HN-10": {4, 8},
+	"PRO2-XXS": {2, 8}, "PRO2-XS": {4, 16}, "PRO2-S": {8, 32}, "PRO2-M": {16, 64}, "PRO2-L": {32, 128},
+	"STANDARD3-X2C-8G": {2, 8}, "STANDARD3-X4C-16G": {4, 16}, "STANDARD3-X8C-32G": {8, 32}, "STANDARD3-X16C-64G": {16, 64},
+	"STANDARD3-X32C-128G": {32, 128}, "STANDARD3-X48C-192G": {48, 192}, "STANDARD3-X64C-256G": {64, 256},
+	"STARDUST1-S": {1, 1},
 }
+
+// kapsuleIneligible are the Instance types Kapsule refuses as nodes for too
+// little memory: "Nodes with insufficient memory are not eligible (DEV1-S,
+// PLAY2-PICO, STARDUST)" (Kapsule API, CreatePoolRequest.node_type;
+// scaleway-sdk-go api/k8s/v1/k8s_sdk.go). Every other Instance type of
+// instanceSizes is a Kapsule node type.
+var kapsuleIneligible = []string{"DEV1-S", "PLAY2-PICO", "STARDUST1-S"}
+
+// kapsuleMaxNodes caps kapsule:size: the program's cluster has Kapsule's
+// default, mutualized control plane, whose "Max cluster size" is 150 nodes
+// (docs-content pages/kubernetes/reference-content/
+// kubernetes-control-plane-offers.mdx, validated 2025-02-24; the dedicated
+// control planes allow 250 and 500).
+const kapsuleMaxNodes = 150
 
 // gitLabMin is GitLab's documented minimum for a single node (about 20 RPS).
 var gitLabMin = instanceSize{vcpu: 4, memGB: 8}
 
+// gitLabMinMajor is the oldest GitLab major release the agent and Flux
+// integration work with.
+const gitLabMinMajor = 17
+
 var (
-	fullVersion   = regexp.MustCompile(`^\d+\.\d+\.\d+$`)
+	// kapsuleVersion is a minor ("1.36": Scaleway applies its patches) or a
+	// full version ("1.36.1": pinned, auto-upgrade off).
+	kapsuleVersion = regexp.MustCompile(`^1\.\d+(\.\d+)?$`)
 	gitLabVersion = regexp.MustCompile(`^(\d+)\.(\d+)\.(\d+)-(ce|ee)\.(\d+)$`)
 	// kapsuleServices and kapsulePods are Kapsule's default service and pod
 	// ranges: a private network overlapping them breaks routing in the cluster.
@@ -49,61 +95,81 @@ var (
 		netip.MustParsePrefix("172.16.0.0/12"),
 		netip.MustParsePrefix("192.168.0.0/16"),
 	}
+	// documentationRanges are RFC 5737's TEST-NET-1, -2 and -3: reserved for
+	// examples, nobody's address is in them.
+	documentationRanges = []netip.Prefix{
+		netip.MustParsePrefix("192.0.2.0/24"),
+		netip.MustParsePrefix("198.51.100.0/24"),
+		netip.MustParsePrefix("203.0.113.0/24"),
+	}
 )
 
-// Validate checks every value and fills the ones derived from others
-// (gitlabHost:privateIp). It reports all problems at once, each naming the
-// key and the fix.
+// Validate checks every value; it reports all problems at once, each naming
+// the key and the fix. It fills in nothing: Load derives the values that
+// follow from others before it validates.
 func (c *Config) Validate() error {
-	var errs []error
-	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+	return errors.Join(c.problems(nil)...)
+}
 
+// problems are Validate's findings. unread are the keys the reader could not
+// read: their checks are skipped, since the values are only the defaults.
+func (c *Config) problems(unread map[string]bool) []error {
+	p := &problems{unread: unread}
+	c.checkLocation(p)
+	pn := c.checkNetwork(p)
+	c.checkGitLab(p, pn)
+	c.checkKapsule(p, pn)
+	c.checkAgent(p)
+	c.checkGitOps(p)
+	return p.errs
+}
+
+// problems collects the findings of the checks.
+type problems struct {
+	unread map[string]bool
+	errs   []error
+}
+
+func (p *problems) add(format string, a ...any) { p.errs = append(p.errs, fmt.Errorf(format, a...)) }
+
+// read reports whether every one of keys was read, so its checks apply.
+func (p *problems) read(keys ...string) bool {
+	return !slices.ContainsFunc(keys, func(k string) bool { return p.unread[k] })
+}
+
+func (c *Config) checkLocation(p *problems) {
 	zones, ok := zonesByRegion[c.Region]
 	switch {
 	case !ok:
-		bad("scaleway:region %q is not a region with Kapsule and Public Gateways: use one of %s", c.Region, strings.Join(sortedKeys(zonesByRegion), ", "))
+		p.add("scaleway:region %q is not a region with Kapsule, Public Gateways and Instances: use one of %s", c.Region, strings.Join(sortedKeys(zonesByRegion), ", "))
 	case !slices.Contains(zones, c.Zone):
-		bad("scaleway:zone %q is not in scaleway:region %q: use one of %s", c.Zone, c.Region, strings.Join(zones, ", "))
+		p.add("scaleway:zone %q is not a zone of scaleway:region %q with Public Gateways and Instances: use one of %s", c.Zone, c.Region, strings.Join(zones, ", "))
 	}
+}
 
+// checkNetwork checks the network group and returns the private network's
+// prefix, invalid if network:cidr is wrong.
+func (c *Config) checkNetwork(p *problems) netip.Prefix {
 	pn, err := c.validateCIDR()
 	if err != nil {
-		errs = append(errs, err)
+		p.errs = append(p.errs, err)
 	}
-	if p := c.Network.BastionPort; p != 61000 && (p < 1024 || p > 59999) {
-		bad("network:bastionPort %d is not allowed: use 61000 (the default) or a port from 1024 to 59999", p)
+	if bp := c.Network.BastionPort; p.read("network:bastionPort") && bp != 61000 && (bp < 1024 || bp > 59999) {
+		p.add("network:bastionPort %d is not allowed: use 61000 (the default) or a port from 1024 to 59999", bp)
 	}
-	if len(c.Network.AllowedIPRanges) == 0 {
-		bad("network:allowedIpRanges is empty, so nobody could reach the SSH bastion: list the CIDRs of the operators and of this program's host, e.g. [\"198.51.100.7/32\"]")
+	if p.read("network:allowedIpRanges") {
+		if len(c.Network.AllowedIPRanges) == 0 {
+			p.add("network:allowedIpRanges is empty, so nobody could reach the SSH bastion: list the CIDRs of the operators and of this program's host, e.g. [\"<your-ip>/32\"]")
+		}
+		p.errs = append(p.errs, cidrList("network:allowedIpRanges", c.Network.AllowedIPRanges,
+			"the bastion would admit nobody")...)
 	}
-	errs = append(errs, cidrList("network:allowedIpRanges", c.Network.AllowedIPRanges)...)
 	if k := c.Network.SSHPublicKey; k != "" {
 		if _, _, _, _, err := ssh.ParseAuthorizedKey([]byte(k)); err != nil {
-			bad("network:sshPublicKey does not parse as an OpenSSH public key (%v): set it to the one line of your ~/.ssh/id_ed25519.pub", err)
+			p.add("network:sshPublicKey does not parse as an OpenSSH public key (%v): set it to the one line of your ~/.ssh/id_ed25519.pub", err)
 		}
 	}
-
-	errs = append(errs, c.validateGitLab(pn)...)
-
-	if !fullVersion.MatchString(c.Kapsule.Version) {
-		bad("kapsule:version %q must be a full version such as \"1.34.1\" (auto-upgrade is off): list them with `scw k8s version list`", c.Kapsule.Version)
-	}
-	if cni := c.Kapsule.CNI; !slices.Contains([]string{"cilium", "calico", "cilium_native"}, cni) {
-		bad("kapsule:cni %q is not a Kapsule CNI: use cilium (the default), calico or cilium_native", cni)
-	}
-	if c.Kapsule.NodeType == "" {
-		bad("kapsule:nodeType is empty: set a Kapsule node type such as PRO2-XXS")
-	}
-	if c.Kapsule.Size < 1 {
-		bad("kapsule:size %d must be at least 1 node", c.Kapsule.Size)
-	}
-	errs = append(errs, cidrList("kapsule:apiAllowedCidrs", c.Kapsule.APIAllowedCIDRs)...)
-	if pn.IsValid() {
-		errs = append(errs, c.checkCapacity(pn)...)
-	}
-	errs = append(errs, c.validateAgent()...)
-	errs = append(errs, c.validateGitOps()...)
-	return errors.Join(errs...)
+	return pn
 }
 
 func (c *Config) validateCIDR() (netip.Prefix, error) {
@@ -127,71 +193,80 @@ func (c *Config) validateCIDR() (netip.Prefix, error) {
 // joins it: Scaleway keeps the first two and last two addresses, the gateway
 // and GitLab take one each, and every Kapsule node takes one, twice over
 // during a rolling upgrade (one surge node per node at most).
-func (c *Config) checkCapacity(pn netip.Prefix) []error {
+func (c *Config) checkCapacity(p *problems, pn netip.Prefix) {
 	usable := 1<<(32-pn.Bits()) - 4
-	need := 2 + 2*max(c.Kapsule.Size, 1)
-	if usable < need {
-		return []error{fmt.Errorf("network:cidr %q is too small: it leaves %d usable addresses and the gateway, GitLab and %d Kapsule nodes (with upgrade surge) need %d: use a larger range, such as a /24", c.Network.CIDR, usable, c.Kapsule.Size, need)}
+	need := 2 + 2*c.Kapsule.Size
+	if usable >= need {
+		return
 	}
-	return nil
+	bits := 32
+	for 1<<(32-bits) < need+4 {
+		bits--
+	}
+	p.add("network:cidr %q is too small: it leaves %d usable addresses and the gateway, GitLab and %d Kapsule nodes (with upgrade surge) need %d: use a /%d or larger, such as %s",
+		c.Network.CIDR, usable, c.Kapsule.Size, need, bits, netip.PrefixFrom(pn.Addr(), bits).Masked())
 }
 
-func (c *Config) validateGitLab(pn netip.Prefix) []error {
-	var errs []error
-	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+func (c *Config) checkGitLab(p *problems, pn netip.Prefix) {
 	g := &c.GitLab
 
 	size, known := instanceSizes[g.InstanceType]
 	switch {
 	case !known:
-		bad("gitlabHost:instanceType %q is not a type this program knows the size of: use one with at least %d vCPU and %d GB, e.g. %s", g.InstanceType, gitLabMin.vcpu, gitLabMin.memGB, strings.Join(bigEnough(), ", "))
+		p.add("gitlabHost:instanceType %q is not a type this program knows the size of: use one with at least %d vCPU and %d GB, e.g. %s", g.InstanceType, gitLabMin.vcpu, gitLabMin.memGB, strings.Join(bigEnough(), ", "))
 	case size.vcpu < gitLabMin.vcpu || size.memGB < gitLabMin.memGB:
-		bad("gitlabHost:instanceType %q has %d vCPU and %d GB, below GitLab's minimum of %d vCPU and %d GB: use e.g. %s", g.InstanceType, size.vcpu, size.memGB, gitLabMin.vcpu, gitLabMin.memGB, strings.Join(bigEnough(), ", "))
+		p.add("gitlabHost:instanceType %q has %d vCPU and %d GB, below GitLab's minimum of %d vCPU and %d GB: use e.g. %s", g.InstanceType, size.vcpu, size.memGB, gitLabMin.vcpu, gitLabMin.memGB, strings.Join(bigEnough(), ", "))
 	}
 	if !slices.Contains([]string{"ubuntu_jammy", "ubuntu_noble"}, g.Image) {
-		bad("gitlabHost:image %q is not an Ubuntu release GitLab packages: use ubuntu_noble or ubuntu_jammy", g.Image)
+		p.add("gitlabHost:image %q is not an Ubuntu release GitLab packages: use ubuntu_noble or ubuntu_jammy", g.Image)
 	}
-	if g.Edition != "ce" && g.Edition != "ee" {
-		bad("gitlabHost:edition %q must be ce or ee", g.Edition)
+	edition := g.Edition
+	if edition != "ce" && edition != "ee" {
+		p.add("gitlabHost:edition %q must be ce or ee", g.Edition)
+		edition = Defaults().GitLab.Edition
 	}
+	// example is the default version in the configured edition: a value
+	// that passes every check below.
+	example := strings.Replace(Defaults().GitLab.Version, "-"+Defaults().GitLab.Edition+".", "-"+edition+".", 1)
 	if m := gitLabVersion.FindStringSubmatch(g.Version); m == nil {
-		bad("gitlabHost:version %q is not an Omnibus package version such as \"18.5.1-ce.0\"", g.Version)
+		p.add("gitlabHost:version %q is not an Omnibus package version such as %q", g.Version, example)
 	} else {
-		if major, _ := strconv.Atoi(m[1]); major < 17 {
-			bad("gitlabHost:version %q is older than 17.0, which the agent and Flux integration need: use 17.0 or later", g.Version)
+		if major, _ := strconv.Atoi(m[1]); major < gitLabMinMajor {
+			p.add("gitlabHost:version %q is older than %d.0, which the agent and Flux integration need: use %d.0.0-%s.0 or later, e.g. %q", g.Version, gitLabMinMajor, gitLabMinMajor, edition, example)
 		}
 		if m[4] != g.Edition {
-			bad("gitlabHost:version %q is a %s package but gitlabHost:edition is %q: make them agree", g.Version, m[4], g.Edition)
+			p.add("gitlabHost:version %q is a %s package but gitlabHost:edition is %q: make them agree", g.Version, m[4], g.Edition)
 		}
 	}
-	if g.DiskSizeGB < 20 {
-		bad("gitlabHost:diskSizeGb %d is too small for GitLab's packages and data: use at least 20", g.DiskSizeGB)
+	if p.read("gitlabHost:diskSizeGb") && g.DiskSizeGB < 20 {
+		p.add("gitlabHost:diskSizeGb %d is too small for GitLab's packages and data: use at least 20", g.DiskSizeGB)
 	}
-	if p := g.RootPassword; p != "" && len([]rune(p)) < 8 {
-		bad("gitlabHost:rootPassword is shorter than GitLab's minimum of 8 characters: `pulumi config set --secret gitlabHost:rootPassword ...` with a longer one, or remove it to have one generated")
+	if pw := g.RootPassword; p.read("gitlabHost:rootPassword") && pw != "" && len([]rune(pw)) < 8 {
+		p.add("gitlabHost:rootPassword is shorter than GitLab's minimum of 8 characters: `pulumi config set --secret gitlabHost:rootPassword` with a longer one, or remove it to have one generated")
 	}
-	if pn.IsValid() {
-		errs = append(errs, c.validatePrivateIP(pn)...)
+	if pn.IsValid() && g.PrivateIP != "" {
+		p.errs = append(p.errs, c.validatePrivateIP(pn)...)
 	}
-	return errs
 }
 
-// validatePrivateIP defaults GitLab's address to the network's tenth address
-// and checks a configured one.
+// gitLabRelease returns GitLab's major, minor and patch release when
+// gitlabHost:version is one the program accepts, for the checks that depend
+// on it: their advice would be wrong while the version itself is.
+func (c *Config) gitLabRelease() (major, minor, patch int, ok bool) {
+	m := gitLabVersion.FindStringSubmatch(c.GitLab.Version)
+	if m == nil {
+		return 0, 0, 0, false
+	}
+	major, _ = strconv.Atoi(m[1])
+	minor, _ = strconv.Atoi(m[2])
+	patch, _ = strconv.Atoi(m[3])
+	return major, minor, patch, major >= gitLabMinMajor
+}
+
+// validatePrivateIP checks a configured or derived GitLab address.
 func (c *Config) validatePrivateIP(pn netip.Prefix) []error {
 	first := pn.Addr()
 	last := lastAddr(pn)
-	if c.GitLab.PrivateIP == "" {
-		a := first
-		for range 10 {
-			a = a.Next()
-		}
-		if !pn.Contains(a) || a.Compare(last.Prev()) >= 0 {
-			a = first.Next().Next()
-		}
-		c.GitLab.PrivateIP = a.String()
-		return nil
-	}
 	ip, err := netip.ParseAddr(c.GitLab.PrivateIP)
 	switch {
 	case err != nil:
@@ -204,11 +279,64 @@ func (c *Config) validatePrivateIP(pn netip.Prefix) []error {
 	return nil
 }
 
-func cidrList(key string, cidrs []string) []error {
+func (c *Config) checkKapsule(p *problems, pn netip.Prefix) {
+	k := &c.Kapsule
+	if !kapsuleVersion.MatchString(k.Version) {
+		p.add("kapsule:version %q is not a Kubernetes version: give a minor such as %q (Scaleway then applies its patch releases) or a full version such as \"%s.1\" (pinned, no automatic upgrade); with credentials the preflight checks that Scaleway offers it (`scw k8s version list`)", k.Version, Defaults().Kapsule.Version, Defaults().Kapsule.Version)
+	}
+	if cni := k.CNI; !slices.Contains([]string{"cilium", "calico", "cilium_native"}, cni) {
+		p.add("kapsule:cni %q is not a Kapsule CNI: use cilium (the default), calico or cilium_native", cni)
+	}
+	checkNodeType(p, k.NodeType)
+	sizeOK := false
+	if p.read("kapsule:size") {
+		switch {
+		case k.Size < 1:
+			p.add("kapsule:size %d must be at least 1 node", k.Size)
+		case k.Size > kapsuleMaxNodes:
+			p.add("kapsule:size %d is more than the %d nodes of a Kapsule cluster with the mutualized control plane this program creates: use at most %d", k.Size, kapsuleMaxNodes, kapsuleMaxNodes)
+		default:
+			sizeOK = true
+		}
+	}
+	if p.read("kapsule:apiAllowedCidrs") {
+		p.errs = append(p.errs, cidrList("kapsule:apiAllowedCidrs", k.APIAllowedCIDRs,
+			"the API would admit nobody but the gateway: Kapsule's access list replaces its open default rule, which locks the machine running `up` out of its own cluster")...)
+	}
+	if pn.IsValid() && sizeOK {
+		c.checkCapacity(p, pn)
+	}
+}
+
+// checkNodeType checks kapsule:nodeType against the Kapsule node types.
+func checkNodeType(p *problems, t string) {
+	upper := strings.ToUpper(strings.ReplaceAll(t, "_", "-"))
+	_, known := instanceSizes[upper]
+	switch {
+	case t == "":
+		p.add("kapsule:nodeType is empty: set a Kapsule node type such as %s", Defaults().Kapsule.NodeType)
+	case slices.Contains(kapsuleIneligible, upper):
+		p.add("kapsule:nodeType %q has too little memory for a Kapsule node (Kapsule refuses %s): use e.g. %s", t, strings.Join(kapsuleIneligible, ", "), Defaults().Kapsule.NodeType)
+	case known && upper != t:
+		p.add("kapsule:nodeType %q must be written %q: upper case, with dashes (Scaleway treats both the same, so the pool is not replaced)", t, upper)
+	case !known:
+		p.add("kapsule:nodeType %q is not a Kapsule node type this program knows: use an Instance type such as %s, PRO2-XS or POP2-2C-8G (`scw instance server-type list`)", t, Defaults().Kapsule.NodeType)
+	}
+}
+
+// cidrList checks a list of IPv4 CIDRs that admit people; harm says what a
+// documentation range in it would do.
+func cidrList(key string, cidrs []string, harm string) []error {
 	var errs []error
 	for i, s := range cidrs {
-		if p, err := netip.ParsePrefix(s); err != nil || !p.Addr().Is4() {
-			errs = append(errs, fmt.Errorf("%s[%d] %q is not an IPv4 CIDR: write it as 198.51.100.7/32", key, i, s))
+		p, err := netip.ParsePrefix(s)
+		switch {
+		case err != nil || !p.Addr().Is4():
+			errs = append(errs, fmt.Errorf("%s[%d] %q is not an IPv4 CIDR: write it as <your-ip>/32, your public address followed by /32, or as a range in CIDR notation", key, i, s))
+		case p.Masked() != p:
+			errs = append(errs, fmt.Errorf("%s[%d] %q has host bits set: use %s, or %s/32 for that one address", key, i, s, p.Masked(), p.Addr()))
+		case slices.ContainsFunc(documentationRanges, func(d netip.Prefix) bool { return d.Bits() <= p.Bits() && d.Contains(p.Addr()) }):
+			errs = append(errs, fmt.Errorf("%s[%d] %q is a documentation range (RFC 5737): nobody's address is in it, so %s: put your own public address /32 (<your-ip>/32) instead", key, i, s, harm))
 		}
 	}
 	return errs
@@ -221,15 +349,24 @@ func lastAddr(p netip.Prefix) netip.Addr {
 	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
 }
 
+// bigEnough suggests GitLab host types: the default first, then the
+// smallest others that meet GitLab's minimum.
 func bigEnough() []string {
+	def := Defaults().GitLab.InstanceType
 	var names []string
 	for n, s := range instanceSizes {
-		if s.vcpu >= gitLabMin.vcpu && s.memGB >= gitLabMin.memGB {
+		if n != def && s.vcpu >= gitLabMin.vcpu && s.memGB >= gitLabMin.memGB {
 			names = append(names, n)
 		}
 	}
-	slices.Sort(names)
-	return names
+	slices.SortFunc(names, func(a, b string) int {
+		sa, sb := instanceSizes[a], instanceSizes[b]
+		if d := (sa.vcpu*1000 + sa.memGB) - (sb.vcpu*1000 + sb.memGB); d != 0 {
+			return d
+		}
+		return strings.Compare(a, b)
+	})
+	return append([]string{def}, names[:min(4, len(names))]...)
 }
 
 func sortedKeys[V any](m map[string]V) []string {

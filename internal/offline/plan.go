@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/gitlab-kapsule/gitlab-kapsule/config"
 	"github.com/gitlab-kapsule/gitlab-kapsule/internal/mockcloud"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
@@ -17,7 +18,13 @@ func Plan(w io.Writer, dir, stack string, program pulumi.RunFunc) error {
 	if err != nil {
 		return err
 	}
-	cloud, err := mockcloud.Run(stack, sc.Values, nil, program)
+	// The mock engine takes the configuration in RunInfo, not PULUMI_CONFIG,
+	// so the program learns the stack's keys from the context: unknown keys
+	// stop the offline plan as they stop `up`.
+	keys := sc.Keys()
+	cloud, err := mockcloud.Run(stack, sc.Values, nil, func(ctx *pulumi.Context) error {
+		return program(config.WithConfiguredKeys(ctx, keys))
+	})
 	if err != nil {
 		return err
 	}

@@ -44,3 +44,74 @@ func TestBrokenStackFileIsAnError(t *testing.T) {
 	_, err := ReadStackConfig(dir, "x")
 	require.ErrorContains(t, err, "Pulumi.x.yaml")
 }
+
+func writeStack(t *testing.T, content string) string {
+	t.Helper()
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "Pulumi.s.yaml"), []byte(content), 0o600))
+	return dir
+}
+
+// TestReadStackConfigReadsYAMLAsTheCLIDoes: the CLI reads stack files with
+// YAML 1.2 (gopkg.in/yaml.v3, through the SDK's workspace loader), where
+// yes/no/on/off are strings, and puts bare keys in the project's namespace.
+func TestReadStackConfigReadsYAMLAsTheCLIDoes(t *testing.T) {
+	t.Parallel()
+	sc, err := ReadStackConfig(writeStack(t, `config:
+  gitlabHost:tls: no
+  agent:clusterAdmin: on
+  gitops:enabled: false
+  network:bastionPort: 61000
+  cidr: 10.1.0.0/24
+  agent:namespaces: [web, "no"]
+  gitlabHost:rootPassword:
+    secure: v1:abc
+  network:nested:
+    a:
+      secure: v1:def
+`), "s")
+	require.NoError(t, err)
+	assert.Equal(t, map[string]string{
+		"gitlabHost:tls":      "no",
+		"agent:clusterAdmin":  "on",
+		"gitops:enabled":      "false",
+		"network:bastionPort": "61000",
+		"gitlab-kapsule:cidr": "10.1.0.0/24",
+		"agent:namespaces":    `["web","no"]`,
+	}, sc.Values)
+	assert.Equal(t, []string{"gitlabHost:rootPassword", "network:nested"}, sc.Encrypted, "an object with a secure leaf is encrypted too")
+	assert.Equal(t, []string{"agent:clusterAdmin", "agent:namespaces", "gitlab-kapsule:cidr", "gitlabHost:rootPassword", "gitlabHost:tls", "gitops:enabled", "network:bastionPort", "network:nested"}, sc.Keys())
+}
+
+func TestStackFileTopLevelKeys(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, file string
+		want       []string // fragments of the error; nil: no error
+	}{
+		{"misspelt config", "confg:\n  network:cidr: 10.1.0.0/24\n", []string{"Pulumi.s.yaml", `top-level key "confg"`, "config, encryptedkey, encryptionsalt, environment, secretsprovider"}},
+		{"two unknown keys", "config: {}\nextra: 1\nsecrets: x\n", []string{`"extra"`, `"secrets"`}},
+		{"every stack file key", "secretsprovider: passphrase\nencryptionsalt: v1:abc\nencryptedkey: ''\nenvironment: [dev]\nconfig:\n  network:cidr: 10.1.0.0/24\n", nil},
+		{"empty file", "", nil},
+		{"not a mapping", "- config\n", []string{"Pulumi.s.yaml"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := ReadStackConfig(writeStack(t, tt.file), "s")
+			if tt.want == nil {
+				require.NoError(t, err)
+				return
+			}
+			require.Error(t, err)
+			for _, w := range tt.want {
+				assert.Contains(t, err.Error(), w)
+			}
+		})
+	}
+}
+
+func TestStackFileKeysAreTheSDKs(t *testing.T) {
+	t.Parallel()
+	assert.Equal(t, []string{"config", "encryptedkey", "encryptionsalt", "environment", "secretsprovider"}, stackFileKeys())
+}
