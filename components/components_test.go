@@ -45,7 +45,7 @@ func TestKapsuleWithoutOperatorRangesHasNoAccessList(t *testing.T) {
 	t.Parallel()
 	cloud, err := mockcloud.Run("t", nil, nil, func(ctx *pulumi.Context) error {
 		_, err := NewKapsule(ctx, "k", &KapsuleArgs{
-			Prefix: "glk-t", Region: "fr-par", Version: "1.34.1", CNI: "cilium", NodeType: "PRO2-XXS", Size: 1,
+			Prefix: "glk-t", Region: "fr-par", Version: "1.36", CNI: "cilium", NodeType: "PRO2-XXS", Size: 1,
 			PrivateNetworkID: pulumi.String("pn"), GatewayIP: pulumi.String(mockcloud.GatewayIP),
 		})
 		return err

@@ -2,6 +2,7 @@ package components
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -14,7 +15,10 @@ type KapsuleArgs struct {
 	Prefix string
 	// Region places the cluster and its pool.
 	Region string
-	// Version is the full Kubernetes version ("1.34.1"); auto-upgrade stays off.
+	// Version is a minor ("1.36"), which turns auto-upgrade on so Scaleway
+	// applies patch releases, or a full version ("1.36.1"), pinned with
+	// auto-upgrade off. The provider refuses the other mixes
+	// (terraform-provider-scaleway internal/services/k8s/cluster.go).
 	Version string
 	// CNI is the network plugin: cilium, calico or cilium_native.
 	CNI string
@@ -53,6 +57,12 @@ type Kapsule struct {
 	Provider *kubernetes.Provider
 }
 
+// IsKapsuleMinor reports whether a Kapsule version names a minor ("1.36")
+// rather than a full version ("1.36.1").
+func IsKapsuleMinor(version string) bool {
+	return strings.Count(version, ".") == 1
+}
+
 // NewKapsule creates the cluster, its private node pool and its API access list.
 func NewKapsule(ctx *pulumi.Context, name string, args *KapsuleArgs, opts ...pulumi.ResourceOption) (*Kapsule, error) {
 	if args == nil || args.Prefix == "" || args.Version == "" || args.PrivateNetworkID == nil || args.GatewayIP == nil {
@@ -73,8 +83,11 @@ func NewKapsule(ctx *pulumi.Context, name string, args *KapsuleArgs, opts ...pul
 		// Load balancers and volumes that workloads create go with the
 		// cluster, so `pulumi destroy` leaves nothing billable behind.
 		DeleteAdditionalResources: pulumi.Bool(true),
+		// Scaleway offers only the latest patch of each supported minor for
+		// new clusters, so a pinned patch soon cannot be created again; a
+		// minor lets Scaleway apply patches in the maintenance window.
 		AutoUpgrade: &scwk8s.ClusterAutoUpgradeArgs{
-			Enable: pulumi.Bool(false), MaintenanceWindowDay: pulumi.String("any"), MaintenanceWindowStartHour: pulumi.Int(3),
+			Enable: pulumi.Bool(IsKapsuleMinor(args.Version)), MaintenanceWindowDay: pulumi.String("any"), MaintenanceWindowStartHour: pulumi.Int(3),
 		},
 		Tags: pulumi.StringArray{pulumi.String("gitlab-kapsule"), pulumi.String(args.Prefix)},
 	}, parent)

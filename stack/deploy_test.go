@@ -283,7 +283,9 @@ func TestGatewayAndCluster(t *testing.T) {
 
 	cluster := one(t, c, "scaleway:kubernetes/cluster:Cluster")
 	assert.True(t, cluster.Inputs["deleteAdditionalResources"].BoolValue())
-	assert.Equal(t, "1.34.1", str(t, cluster, "version"))
+	assert.Equal(t, "1.36", str(t, cluster, "version"), "a minor: Scaleway applies patches")
+	upgrade := cluster.Inputs["autoUpgrade"].ObjectValue()
+	assert.True(t, upgrade["enable"].BoolValue(), "a minor version turns auto-upgrade on, as the provider requires")
 	assert.Equal(t, "cilium", str(t, cluster, "cni"))
 
 	acl := one(t, c, "scaleway:kubernetes/acl:Acl")

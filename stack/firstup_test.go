@@ -3,6 +3,8 @@ package stack_test
 import (
 	"testing"
 
+	"github.com/gitlab-kapsule/gitlab-kapsule/internal/offline"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -40,4 +42,28 @@ func TestEverythingOnTheNetworkWaitsForGitLabsReservation(t *testing.T) {
 		r := one(t, c, token)
 		assert.Contains(t, r.Dependencies, ip.URN, "%s joins the network only once GitLab's address is reserved", token)
 	}
+}
+
+// A full version pins the cluster, with auto-upgrade off: the provider
+// refuses a full version with auto-upgrade on.
+func TestFullKapsuleVersionTurnsAutoUpgradeOff(t *testing.T) {
+	t.Parallel()
+	c := mustRun(t, map[string]string{"kapsule:version": "1.36.1"}).cloud
+	cluster := one(t, c, "scaleway:kubernetes/cluster:Cluster")
+	assert.Equal(t, "1.36.1", str(t, cluster, "version"))
+	assert.False(t, cluster.Inputs["autoUpgrade"].ObjectValue()["enable"].BoolValue())
+}
+
+// The example stack must not lock `up` out of its own cluster: Kapsule's
+// access-list rules replace its open default rule (terraform-provider-
+// scaleway docs/resources/k8s_acl.md), and a shipped example cannot know the
+// address of the machine that runs `up`, so it sets no list.
+func TestExampleStackLeavesTheKubernetesAPIReachableFromUp(t *testing.T) {
+	t.Parallel()
+	sc, err := offline.ReadStackConfig("..", "dev")
+	require.NoError(t, err)
+	c := mustRun(t, sc.Values).cloud
+	assert.Empty(t, c.OfType("scaleway:kubernetes/acl:Acl"), "no access list the example's user is outside of")
+	cluster := one(t, c, "scaleway:kubernetes/cluster:Cluster")
+	assert.True(t, cluster.Inputs["autoUpgrade"].ObjectValue()["enable"].BoolValue(), "the example's version is a minor, which Scaleway keeps creatable")
 }
