@@ -18,6 +18,7 @@ import (
 	k8srbac "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/rbac/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	rbacv1 "k8s.io/api/rbac/v1"
+	k8smeta "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 // Fixed parts of the agent's installation.
@@ -73,6 +74,10 @@ type AgentArgs struct {
 	KubernetesProvider *kubernetes.Provider
 	// NodePoolID gates what runs pods: agentk needs nodes.
 	NodePoolID pulumi.StringInput
+	// StartAfter are what agentk's release waits for besides the pool:
+	// Flux's installation, whose CRDs agentk's Flux module reads only when
+	// it starts (Flux.Installed). Empty without GitOps.
+	StartAfter []pulumi.Resource
 
 	// ConnectTimeout bounds the wait for the agent's connection; "15m" when empty.
 	ConnectTimeout string
@@ -334,7 +339,7 @@ func installAgent(ctx *pulumi.Context, name string, a *AgentArgs, token pulumi.S
 		// Roll back a failed upgrade instead of leaving a half-installed agent.
 		Atomic:  pulumi.Bool(true),
 		Timeout: pulumi.Int(600),
-	}, append(onCluster, pulumi.DependsOn(deps))...)
+	}, append(onCluster, pulumi.DependsOn(deps), pulumi.DependsOn(a.StartAfter))...)
 	if err != nil {
 		return nil, fmt.Errorf("agent %q: helm release: %w", name, err)
 	}
@@ -450,34 +455,69 @@ func AgentHelmValues(kasAddress, caCert pulumi.StringInput, imageTag string) pul
 // newRole turns one Role and RoleBinding of AgentRBAC into resources.
 func newRole(ctx *pulumi.Context, name string, role rbacv1.Role, binding rbacv1.RoleBinding, opts []pulumi.ResourceOption) (*k8srbac.Role, *k8srbac.RoleBinding, error) {
 	child := fmt.Sprintf("%s-%s-%s", name, role.Namespace, role.Name)
-	var rules k8srbac.PolicyRuleArray
-	for _, r := range role.Rules {
-		rules = append(rules, &k8srbac.PolicyRuleArgs{
-			ApiGroups: pulumi.ToStringArray(r.APIGroups),
-			Resources: pulumi.ToStringArray(r.Resources),
-			Verbs:     pulumi.ToStringArray(r.Verbs),
-		})
-	}
-	meta := func(m interface{ GetName() string }) *metav1.ObjectMetaArgs {
-		return &metav1.ObjectMetaArgs{Name: pulumi.String(m.GetName()), Namespace: pulumi.String(role.Namespace), Labels: pulumi.ToStringMap(role.Labels)}
-	}
-	r, err := k8srbac.NewRole(ctx, child, &k8srbac.RoleArgs{Metadata: meta(&role), Rules: rules}, opts...)
+	r, err := k8srbac.NewRole(ctx, child, &k8srbac.RoleArgs{Metadata: rbacMeta(role.ObjectMeta), Rules: policyRules(role.Rules)}, opts...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("agent %q: role %s/%s: %w", name, role.Namespace, role.Name, err)
 	}
-	var subjects k8srbac.SubjectArray
-	for _, s := range binding.Subjects {
-		subjects = append(subjects, &k8srbac.SubjectArgs{Kind: pulumi.String(s.Kind), Name: pulumi.String(s.Name), Namespace: pulumi.String(s.Namespace)})
-	}
 	b, err := k8srbac.NewRoleBinding(ctx, child+"-binding", &k8srbac.RoleBindingArgs{
-		Metadata: meta(&binding),
+		Metadata: rbacMeta(binding.ObjectMeta),
 		RoleRef:  &k8srbac.RoleRefArgs{ApiGroup: pulumi.String(binding.RoleRef.APIGroup), Kind: pulumi.String(binding.RoleRef.Kind), Name: r.Metadata.Name().Elem()},
-		Subjects: subjects,
+		Subjects: subjectArgs(binding.Subjects),
 	}, opts...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("agent %q: role binding %s/%s: %w", name, role.Namespace, role.Name, err)
 	}
 	return r, b, nil
+}
+
+// newClusterRole turns a ClusterRole and its binding into resources.
+func newClusterRole(ctx *pulumi.Context, name string, role rbacv1.ClusterRole, binding rbacv1.ClusterRoleBinding, opts []pulumi.ResourceOption) (*k8srbac.ClusterRole, *k8srbac.ClusterRoleBinding, error) {
+	child := fmt.Sprintf("%s-%s", name, role.Name)
+	r, err := k8srbac.NewClusterRole(ctx, child, &k8srbac.ClusterRoleArgs{Metadata: rbacMeta(role.ObjectMeta), Rules: policyRules(role.Rules)}, opts...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("cluster role %s: %w", role.Name, err)
+	}
+	b, err := k8srbac.NewClusterRoleBinding(ctx, child+"-binding", &k8srbac.ClusterRoleBindingArgs{
+		Metadata: rbacMeta(binding.ObjectMeta),
+		RoleRef:  &k8srbac.RoleRefArgs{ApiGroup: pulumi.String(binding.RoleRef.APIGroup), Kind: pulumi.String(binding.RoleRef.Kind), Name: r.Metadata.Name().Elem()},
+		Subjects: subjectArgs(binding.Subjects),
+	}, opts...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("cluster role binding %s: %w", binding.Name, err)
+	}
+	return r, b, nil
+}
+
+func rbacMeta(m k8smeta.ObjectMeta) *metav1.ObjectMetaArgs {
+	args := &metav1.ObjectMetaArgs{Name: pulumi.String(m.Name), Labels: pulumi.ToStringMap(m.Labels)}
+	if m.Namespace != "" {
+		args.Namespace = pulumi.String(m.Namespace)
+	}
+	return args
+}
+
+func policyRules(in []rbacv1.PolicyRule) k8srbac.PolicyRuleArray {
+	var rules k8srbac.PolicyRuleArray
+	for _, r := range in {
+		rule := &k8srbac.PolicyRuleArgs{
+			ApiGroups: pulumi.ToStringArray(r.APIGroups),
+			Resources: pulumi.ToStringArray(r.Resources),
+			Verbs:     pulumi.ToStringArray(r.Verbs),
+		}
+		if len(r.ResourceNames) > 0 {
+			rule.ResourceNames = pulumi.ToStringArray(r.ResourceNames)
+		}
+		rules = append(rules, rule)
+	}
+	return rules
+}
+
+func subjectArgs(in []rbacv1.Subject) k8srbac.SubjectArray {
+	var subjects k8srbac.SubjectArray
+	for _, s := range in {
+		subjects = append(subjects, &k8srbac.SubjectArgs{Kind: pulumi.String(s.Kind), Name: pulumi.String(s.Name), Namespace: pulumi.String(s.Namespace)})
+	}
+	return subjects
 }
 
 // CACertPath is where the program writes GitLab's CA for the GitLab

@@ -67,25 +67,63 @@ func deployerRules() []rbacv1.PolicyRule {
 	}
 }
 
-// agentFluxRole is the Role agentk gets in Flux's namespace for the receiver path.
-const agentFluxRole = "gitlab-agent-flux-receiver"
+// agentFluxRole is the Role agentk gets in Flux's namespace for the
+// receiver path, and agentFluxReader the ClusterRole its Flux module needs.
+const (
+	agentFluxRole   = "gitlab-agent-flux-receiver"
+	agentFluxReader = "gitlab-agent-flux-reader"
+)
 
-// AgentFluxRBAC is what agentk needs in Flux's namespace, and only there, to
-// make a push reconcile at once: read the GitRepositories, and manage the
-// Receivers (and their token Secrets) it creates for them. It grants nothing
-// that applies workloads: Flux's kustomize-controller does that, under its
-// own service account. The GitOps demo creates these with Flux's namespace.
-func AgentFluxRBAC(agentNamespace, fluxNamespace string) (rbacv1.Role, rbacv1.RoleBinding) {
-	meta := metav1.ObjectMeta{Name: agentFluxRole, Namespace: fluxNamespace, Labels: map[string]string{"app.kubernetes.io/managed-by": "gitlab-kapsule"}}
-	role := rbacv1.Role{ObjectMeta: meta, Rules: []rbacv1.PolicyRule{
-		{APIGroups: []string{"source.toolkit.fluxcd.io"}, Resources: []string{"gitrepositories"}, Verbs: readVerbs},
-		{APIGroups: []string{"notification.toolkit.fluxcd.io"}, Resources: []string{"receivers"}, Verbs: allVerbs},
-		{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: allVerbs},
-	}}
-	binding := rbacv1.RoleBinding{
-		ObjectMeta: meta,
-		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: agentFluxRole},
-		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: AgentServiceAccount, Namespace: agentNamespace}},
+// FluxCRDs are the CustomResourceDefinitions agentk's Flux module reads by
+// name when it starts, to decide whether Flux is installed.
+var FluxCRDs = []string{"gitrepositories.source.toolkit.fluxcd.io", "receivers.notification.toolkit.fluxcd.io"}
+
+// AgentFluxAccess is what agentk's Flux module needs, and nothing more.
+type AgentFluxAccess struct {
+	// Role and RoleBinding, in Flux's namespace: manage the Receivers (and
+	// their token Secrets) agentk server-side applies for the
+	// GitRepositories there. An apply that creates counts as create.
+	Role        rbacv1.Role
+	RoleBinding rbacv1.RoleBinding
+	// ClusterRole and ClusterRoleBinding: read Flux's two CRDs by name, and
+	// list and watch GitRepositories and Receivers in every namespace,
+	// because the module's informers have no namespace.
+	ClusterRole        rbacv1.ClusterRole
+	ClusterRoleBinding rbacv1.ClusterRoleBinding
+}
+
+// AgentFluxRBAC is agentk's access for its Flux module, which makes a push
+// reconcile at once (gitlab-agent internal/module/flux/agent: module.go
+// reads the CRDs by name at start, factory.go's dynamic informers list and
+// watch GitRepositories and Receivers cluster-wide, gitrepository_controller.go
+// server-side applies a Receiver and a Secret in the GitRepository's
+// namespace). It grants nothing that applies workloads: Flux's
+// kustomize-controller does that, under its own service account.
+func AgentFluxRBAC(agentNamespace, fluxNamespace string) AgentFluxAccess {
+	labels := map[string]string{"app.kubernetes.io/managed-by": "gitlab-kapsule"}
+	subjects := []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: AgentServiceAccount, Namespace: agentNamespace}}
+	meta := metav1.ObjectMeta{Name: agentFluxRole, Namespace: fluxNamespace, Labels: labels}
+	clusterMeta := metav1.ObjectMeta{Name: agentFluxReader, Labels: labels}
+	return AgentFluxAccess{
+		Role: rbacv1.Role{ObjectMeta: meta, Rules: []rbacv1.PolicyRule{
+			{APIGroups: []string{"source.toolkit.fluxcd.io"}, Resources: []string{"gitrepositories"}, Verbs: readVerbs},
+			{APIGroups: []string{"notification.toolkit.fluxcd.io"}, Resources: []string{"receivers"}, Verbs: allVerbs},
+			{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: allVerbs},
+		}},
+		RoleBinding: rbacv1.RoleBinding{
+			ObjectMeta: meta,
+			RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: agentFluxRole},
+			Subjects:   subjects,
+		},
+		ClusterRole: rbacv1.ClusterRole{ObjectMeta: clusterMeta, Rules: []rbacv1.PolicyRule{
+			{APIGroups: []string{"apiextensions.k8s.io"}, Resources: []string{"customresourcedefinitions"}, ResourceNames: FluxCRDs, Verbs: []string{"get"}},
+			{APIGroups: []string{"source.toolkit.fluxcd.io"}, Resources: []string{"gitrepositories"}, Verbs: readVerbs},
+			{APIGroups: []string{"notification.toolkit.fluxcd.io"}, Resources: []string{"receivers"}, Verbs: readVerbs},
+		}},
+		ClusterRoleBinding: rbacv1.ClusterRoleBinding{
+			ObjectMeta: clusterMeta,
+			RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: agentFluxReader},
+			Subjects:   subjects,
+		},
 	}
-	return role, binding
 }

@@ -12,7 +12,6 @@ import (
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apiextensions"
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
-	helmv3 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/helm/v3"
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
@@ -40,19 +39,15 @@ type GitOpsDemoArgs struct {
 
 	// KubernetesProvider deploys into the cluster (from Kapsule).
 	KubernetesProvider *kubernetes.Provider
-	// NodePoolID gates what runs pods: Flux's controllers need nodes.
-	NodePoolID pulumi.StringInput
-	// AgentNamespace is agentk's namespace; agentk gets a Role in Flux's
-	// namespace for the receiver path. DefaultAgentNamespace when empty.
-	AgentNamespace string
-	// FluxNamespace is created here for Flux; DefaultFluxNamespace when empty.
+	// Flux is the Flux installation the demo's objects go into.
+	Flux *Flux
+	// FluxNamespace is Flux's namespace (as given to NewFlux);
+	// DefaultFluxNamespace when empty.
 	FluxNamespace string
 	// DemoNamespace is where the manifests put nginx; it must already exist
 	// (the Agent creates it). DefaultDemoNamespace when empty.
 	DemoNamespace string
 
-	// FluxChartVersion pins the flux2 chart (gitops:fluxChartVersion).
-	FluxChartVersion string
 	// Interval and Timeout are Go durations (gitops:interval, gitops:timeout);
 	// "1m" and "5m" when empty.
 	Interval, Timeout string
@@ -84,13 +79,10 @@ type GitOpsDemo struct {
 // and waits until the demo is applied and healthy.
 func NewGitOpsDemo(ctx *pulumi.Context, name string, args *GitOpsDemoArgs, opts ...pulumi.ResourceOption) (*GitOpsDemo, error) {
 	if args == nil || args.GitLabProvider == nil || args.Project == nil || args.GitLabURL == nil ||
-		args.KubernetesProvider == nil || args.FluxChartVersion == "" {
-		return nil, fmt.Errorf("gitops demo %q: GitLabProvider, Project, GitLabURL, KubernetesProvider and FluxChartVersion are required", name)
+		args.KubernetesProvider == nil || args.Flux == nil {
+		return nil, fmt.Errorf("gitops demo %q: GitLabProvider, Project, GitLabURL, KubernetesProvider and Flux are required", name)
 	}
 	a := *args
-	if a.AgentNamespace == "" {
-		a.AgentNamespace = DefaultAgentNamespace
-	}
 	if a.FluxNamespace == "" {
 		a.FluxNamespace = DefaultFluxNamespace
 	}
@@ -121,7 +113,6 @@ func NewGitOpsDemo(ctx *pulumi.Context, name string, args *GitOpsDemoArgs, opts 
 	}
 	onGitLab := []pulumi.ResourceOption{pulumi.Parent(comp), pulumi.Provider(a.GitLabProvider)}
 	onCluster := []pulumi.ResourceOption{pulumi.Parent(comp), pulumi.Provider(a.KubernetesProvider)}
-	labels := pulumi.StringMap{"app.kubernetes.io/managed-by": pulumi.String("gitlab-kapsule")}
 
 	// GitLab side: the manifests, and a token that can only clone.
 	// One commit after the other: GitLab refuses concurrent commits to a branch.
@@ -161,32 +152,6 @@ func NewGitOpsDemo(ctx *pulumi.Context, name string, args *GitOpsDemoArgs, opts 
 		return nil, fmt.Errorf("gitops demo %q: deploy token: %w", name, err)
 	}
 
-	// Cluster side: Flux's namespace and controllers.
-	ns, err := corev1.NewNamespace(ctx, name+"-flux-namespace", &corev1.NamespaceArgs{
-		Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(a.FluxNamespace), Labels: labels},
-	}, onCluster...)
-	if err != nil {
-		return nil, fmt.Errorf("gitops demo %q: flux namespace: %w", name, err)
-	}
-	version := pulumi.String(a.FluxChartVersion).ToStringOutput()
-	if a.NodePoolID != nil {
-		// Flux's controllers need nodes: the release waits for the pool.
-		version = after(version, a.NodePoolID)
-	}
-	release, err := helmv3.NewRelease(ctx, name+"-flux", &helmv3.ReleaseArgs{
-		Name:           pulumi.String("flux"),
-		Chart:          pulumi.String(FluxChart),
-		Version:        version,
-		RepositoryOpts: &helmv3.RepositoryOptsArgs{Repo: pulumi.String(FluxChartRepo)},
-		Namespace:      ns.Metadata.Name().Elem(),
-		Values:         pulumi.ToMap(FluxHelmValues()),
-		Atomic:         pulumi.Bool(true),
-		Timeout:        pulumi.Int(600),
-	}, onCluster...)
-	if err != nil {
-		return nil, fmt.Errorf("gitops demo %q: flux release: %w", name, err)
-	}
-
 	cloneURL := pulumi.All(a.GitLabURL, a.Project.PathWithNamespace).ApplyT(func(v []any) string {
 		return DemoCloneURL(v[0].(string), v[1].(string))
 	}).(pulumi.StringOutput)
@@ -195,20 +160,19 @@ func NewGitOpsDemo(ctx *pulumi.Context, name string, args *GitOpsDemoArgs, opts 
 		caCert = a.CACert
 	}
 	flux, err := NewFluxSync(ctx, name, &FluxSyncArgs{
-		AgentNamespace: a.AgentNamespace,
-		FluxNamespace:  a.FluxNamespace,
-		DemoNamespace:  a.DemoNamespace,
-		Interval:       a.Interval,
-		Timeout:        a.Timeout,
-		CloneURL:       cloneURL,
-		Branch:         a.Project.DefaultBranch,
-		Username:       token.Username,
-		Password:       token.Token,
-		CACert:         caCert,
+		FluxNamespace: a.FluxNamespace,
+		DemoNamespace: a.DemoNamespace,
+		Interval:      a.Interval,
+		Timeout:       a.Timeout,
+		CloneURL:      cloneURL,
+		Branch:        a.Project.DefaultBranch,
+		Username:      token.Username,
+		Password:      token.Token,
+		CACert:        caCert,
 		// The CRDs come with the release; the manifests must be committed
 		// before Flux first looks.
-		Namespace: ns,
-		After:     append([]pulumi.Resource{release}, committed...),
+		Namespace: a.Flux.Namespace,
+		After:     append(slices.Clone(a.Flux.Installed), committed...),
 	}, onCluster...)
 	if err != nil {
 		return nil, err
@@ -239,9 +203,6 @@ func NewGitOpsDemo(ctx *pulumi.Context, name string, args *GitOpsDemoArgs, opts 
 
 // FluxSyncArgs configures NewFluxSync.
 type FluxSyncArgs struct {
-	// AgentNamespace is agentk's namespace, whose service account gets the
-	// Receiver rights in FluxNamespace.
-	AgentNamespace string
 	// FluxNamespace is where the Secret, GitRepository and Kustomization live;
 	// Namespace is that namespace's resource.
 	FluxNamespace string
@@ -286,11 +247,6 @@ func NewFluxSync(ctx *pulumi.Context, name string, args *FluxSyncArgs, opts ...p
 	inNamespace := append(slices.Clone(opts), pulumi.DependsOn([]pulumi.Resource{args.Namespace}))
 	after := append(slices.Clone(inNamespace), pulumi.DependsOn(args.After))
 	fluxNS := pulumi.String(args.FluxNamespace)
-
-	role, binding := AgentFluxRBAC(args.AgentNamespace, args.FluxNamespace)
-	if _, _, err := newRole(ctx, name, role, binding, inNamespace); err != nil {
-		return nil, fmt.Errorf("gitops demo %q: %w", name, err)
-	}
 
 	stringData := pulumi.StringMap{
 		"username": args.Username,

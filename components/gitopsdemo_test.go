@@ -40,6 +40,10 @@ func runDemo(t *testing.T, change func(*GitOpsDemoArgs)) (demoRun, error) {
 		if err != nil {
 			return err
 		}
+		flux, err := NewFlux(ctx, "flux", &FluxArgs{KubernetesProvider: k8s, NodePoolID: pulumi.String("pool-id"), ChartVersion: "2.17.0"})
+		if err != nil {
+			return err
+		}
 		args := &GitOpsDemoArgs{
 			GitLabProvider:     gl,
 			Project:            project,
@@ -47,8 +51,7 @@ func runDemo(t *testing.T, change func(*GitOpsDemoArgs)) (demoRun, error) {
 			TLS:                true,
 			CACert:             pulumi.String(testCA),
 			KubernetesProvider: k8s,
-			NodePoolID:         pulumi.String("pool-id"),
-			FluxChartVersion:   "2.17.0",
+			Flux:               flux,
 		}
 		if change != nil {
 			change(args)
@@ -219,16 +222,26 @@ func TestGitOpsDemoGivesAgentkOnlyTheReceiverPath(t *testing.T) {
 	}
 	binding := one(t, run.cloud, "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding")
 	assert.Equal(t, []any{map[string]any{"kind": "ServiceAccount", "name": AgentServiceAccount, "namespace": "gitlab-agent"}}, toGo(binding.Inputs["subjects"]))
-	assert.Empty(t, run.cloud.OfType("kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding"))
+
+	// Cluster-wide, only what agentk's Flux module reads at start and
+	// watches: Flux's two CRDs by name, GitRepositories and Receivers.
+	clusterRole := one(t, run.cloud, "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole")
+	assert.Equal(t, []any{
+		map[string]any{"apiGroups": []any{"apiextensions.k8s.io"}, "resources": []any{"customresourcedefinitions"}, "resourceNames": []any{"gitrepositories.source.toolkit.fluxcd.io", "receivers.notification.toolkit.fluxcd.io"}, "verbs": []any{"get"}},
+		map[string]any{"apiGroups": []any{"source.toolkit.fluxcd.io"}, "resources": []any{"gitrepositories"}, "verbs": []any{"get", "list", "watch"}},
+		map[string]any{"apiGroups": []any{"notification.toolkit.fluxcd.io"}, "resources": []any{"receivers"}, "verbs": []any{"get", "list", "watch"}},
+	}, toGo(clusterRole.Inputs["rules"]))
+	clusterBinding := one(t, run.cloud, "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding")
+	assert.Equal(t, toGo(binding.Inputs["subjects"]), toGo(clusterBinding.Inputs["subjects"]))
 }
 
 func TestGitOpsDemoRequiresItsInputs(t *testing.T) {
 	t.Parallel()
 	cloud, err := mockcloud.Run("t", nil, nil, func(ctx *pulumi.Context) error {
-		_, err := NewGitOpsDemo(ctx, "demo", &GitOpsDemoArgs{FluxChartVersion: "2.17.0"})
+		_, err := NewGitOpsDemo(ctx, "demo", &GitOpsDemoArgs{})
 		return err
 	})
-	require.ErrorContains(t, err, `gitops demo "demo": GitLabProvider, Project, GitLabURL, KubernetesProvider and FluxChartVersion are required`)
+	require.ErrorContains(t, err, `gitops demo "demo": GitLabProvider, Project, GitLabURL, KubernetesProvider and Flux are required`)
 	assert.Empty(t, cloud.Resources())
 
 	_, err = runDemo(t, func(a *GitOpsDemoArgs) { a.CACert = nil })

@@ -98,6 +98,24 @@ func Build(ctx *pulumi.Context) (pulumi.Map, error) {
 		return nil, err
 	}
 
+	// Flux goes in before agentk, which checks for Flux's CRDs only when it
+	// starts. It needs nothing from GitLab.
+	var flux *components.Flux
+	var agentStartAfter []pulumi.Resource
+	if cfg.GitOps.Enabled {
+		flux, err = components.NewFlux(ctx, "flux", &components.FluxArgs{
+			KubernetesProvider: kapsule.Provider,
+			NodePoolID:         kapsule.NodePoolID,
+			Namespace:          config.FluxNamespace,
+			AgentNamespace:     config.AgentNamespace,
+			ChartVersion:       cfg.GitOps.FluxChartVersion,
+		})
+		if err != nil {
+			return nil, err
+		}
+		agentStartAfter = flux.Installed
+	}
+
 	// The agent talks to GitLab (once it is ready) and to the cluster; it is
 	// the channel the whole stack exists for, and `up` succeeds only once
 	// GitLab lists it as connected.
@@ -120,6 +138,7 @@ func Build(ctx *pulumi.Context) (pulumi.Map, error) {
 		AutomationPrivateKey: net.AutomationPrivateKey,
 		KubernetesProvider:   kapsule.Provider,
 		NodePoolID:           kapsule.NodePoolID,
+		StartAfter:           agentStartAfter,
 	})
 	if err != nil {
 		return nil, err
@@ -159,11 +178,9 @@ func Build(ctx *pulumi.Context) (pulumi.Map, error) {
 			TLS:                cfg.GitLab.TLS,
 			CACert:             gitlab.CACert,
 			KubernetesProvider: kapsule.Provider,
-			NodePoolID:         kapsule.NodePoolID,
-			AgentNamespace:     config.AgentNamespace,
+			Flux:               flux,
 			FluxNamespace:      config.FluxNamespace,
 			DemoNamespace:      config.GitOpsDemoNamespace,
-			FluxChartVersion:   cfg.GitOps.FluxChartVersion,
 			Interval:           cfg.GitOps.Interval,
 			Timeout:            cfg.GitOps.Timeout,
 		})

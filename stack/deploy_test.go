@@ -122,6 +122,8 @@ func TestProgramCreatesTheExpectedResources(t *testing.T) {
 			"kubernetes:rbac.authorization.k8s.io/v1:Role": 2, "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding": 2,
 			"kubernetes:helm.sh/v3:Release": 1, "gitlab-kapsule:index:GitOpsDemo": 0, "gitlab:index/deployToken:DeployToken": 0,
 			"kubernetes:source.toolkit.fluxcd.io/v1:GitRepository": 0, "kubernetes:kustomize.toolkit.fluxcd.io/v1:Kustomization": 0,
+			"gitlab-kapsule:index:Flux": 0, "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole": 0,
+			"kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding": 0,
 		}},
 	}
 	always := map[string]int{
@@ -160,6 +162,11 @@ func TestProgramCreatesTheExpectedResources(t *testing.T) {
 		"gitlab:index/deployToken:DeployToken":                    1,
 		"kubernetes:source.toolkit.fluxcd.io/v1:GitRepository":    1,
 		"kubernetes:kustomize.toolkit.fluxcd.io/v1:Kustomization": 1,
+		// Flux (components/flux.go), installed before agentk, with the
+		// cluster-wide read agentk's Flux module needs.
+		"gitlab-kapsule:index:Flux":                                  1,
+		"kubernetes:rbac.authorization.k8s.io/v1:ClusterRole":        1,
+		"kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding": 1,
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -41,11 +41,17 @@ func TestGitOpsDemoIsWiredToGitLabHostKapsuleAndAgent(t *testing.T) {
 	// Destroy order: the Kustomization (whose finalizer prunes nginx) goes
 	// before Flux's release, which goes before the pool and the cluster.
 	sync := one(t, c, "kubernetes:kustomize.toolkit.fluxcd.io/v1:Kustomization")
-	flux := named(t, c, "gitops-flux")
+	flux := named(t, c, "flux-release")
 	pool := one(t, c, "scaleway:kubernetes/pool:Pool")
 	k8s := one(t, c, "pulumi:providers:kubernetes")
 	assert.True(t, slices.Contains(sync.Dependencies, flux.URN))
 	assert.True(t, slices.Contains(flux.Dependencies, pool.URN), "Flux's controllers need nodes")
+	// agentk's Flux module looks for Flux's CRDs, with the access to read
+	// them, only when it starts: agentk starts after both.
+	agentk := named(t, c, "agent-release")
+	for _, need := range []string{"flux-release", "flux-gitlab-agent-flux-reader-binding", "flux-flux-system-gitlab-agent-flux-receiver-binding"} {
+		assert.True(t, slices.Contains(agentk.Dependencies, named(t, c, need).URN), "agentk starts after %s", need)
+	}
 	for _, r := range []mockcloud.Resource{sync, flux, repo, secret} {
 		assert.Equal(t, k8s.URN, r.Provider)
 	}

@@ -103,6 +103,7 @@ var knownPlain = map[string]bool{
 	"kubernetes:rbac.authorization.k8s.io/v1:Role":               true,
 	"kubernetes:rbac.authorization.k8s.io/v1:RoleBinding":        true,
 	"kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding": true,
+	"kubernetes:rbac.authorization.k8s.io/v1:ClusterRole":        true,
 	"kubernetes:helm.sh/v3:Release":                              true,
 	"kubernetes:source.toolkit.fluxcd.io/v1:GitRepository":       true,
 }

@@ -56,7 +56,6 @@ func fluxProgram(kubeconfig []byte) pulumi.RunFunc {
 			return err
 		}
 		_, err = components.NewFluxSync(ctx, "gitops", &components.FluxSyncArgs{
-			AgentNamespace: components.DefaultAgentNamespace,
 			FluxNamespace:  fluxTestNS,
 			DemoNamespace:  components.DefaultDemoNamespace,
 			Interval:       interval,

@@ -152,19 +152,30 @@ func TestFluxObjectsAreAccepted(t *testing.T) {
 	}
 
 	// agentk's access in flux-system: the receiver path only.
-	role, binding := components.AgentFluxRBAC("flux-agent", fluxNS)
+	access := components.AgentFluxRBAC("flux-agent", fluxNS)
 	mustCreate(t, func() error {
-		_, err := kube.Clientset.RbacV1().Roles(fluxNS).Create(ctx, &role, metav1.CreateOptions{})
+		_, err := kube.Clientset.RbacV1().Roles(fluxNS).Create(ctx, &access.Role, metav1.CreateOptions{})
 		return err
 	})
 	mustCreate(t, func() error {
-		_, err := kube.Clientset.RbacV1().RoleBindings(fluxNS).Create(ctx, &binding, metav1.CreateOptions{})
+		_, err := kube.Clientset.RbacV1().RoleBindings(fluxNS).Create(ctx, &access.RoleBinding, metav1.CreateOptions{})
+		return err
+	})
+	mustCreate(t, func() error {
+		_, err := kube.Clientset.RbacV1().ClusterRoles().Create(ctx, &access.ClusterRole, metav1.CreateOptions{})
+		return err
+	})
+	mustCreate(t, func() error {
+		_, err := kube.Clientset.RbacV1().ClusterRoleBindings().Create(ctx, &access.ClusterRoleBinding, metav1.CreateOptions{})
 		return err
 	})
 	agent := harness.ServiceAccountUser("flux-agent", components.AgentServiceAccount)
 	// The authorizer sees a new RoleBinding through its informers, a moment later.
 	eventually(t, kube, "agentk's Role in flux-system to take effect", func(ctx context.Context) (bool, error) {
 		return harness.Access(ctx, kube.Clientset, agent, "list", "gitrepositories.source.toolkit.fluxcd.io", fluxNS)
+	})
+	eventually(t, kube, "agentk's ClusterRole to take effect", func(ctx context.Context) (bool, error) {
+		return harness.Access(ctx, kube.Clientset, agent, "list", "gitrepositories.source.toolkit.fluxcd.io", "")
 	})
 	for _, tc := range []struct {
 		verb, resource, namespace string
@@ -179,6 +190,13 @@ func TestFluxObjectsAreAccepted(t *testing.T) {
 		{"create", "receivers.notification.toolkit.fluxcd.io", demoNS, false},
 		{"get", "secrets", demoNS, false},
 		{"create", "rolebindings.rbac.authorization.k8s.io", fluxNS, false},
+		// Cluster-wide, what agentk's Flux module needs at start and for
+		// its informers (gitlab-agent internal/module/flux/agent), no more.
+		{"list", "gitrepositories.source.toolkit.fluxcd.io", "", true},
+		{"watch", "receivers.notification.toolkit.fluxcd.io", "", true},
+		{"create", "receivers.notification.toolkit.fluxcd.io", "", false},
+		{"list", "secrets", "", false},
+		{"list", "customresourcedefinitions.apiextensions.k8s.io", "", false},
 	} {
 		if got := harness.Can(t, kube.Clientset, agent, tc.verb, tc.resource, tc.namespace); got != tc.want {
 			t.Errorf("agentk Can(%s, %s, %q) = %v, want %v", tc.verb, tc.resource, tc.namespace, got, tc.want)
