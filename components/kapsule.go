@@ -57,6 +57,10 @@ type Kapsule struct {
 	Provider *kubernetes.Provider
 }
 
+// KapsuleClusterName is the name of a stack's cluster: the preflight finds
+// the live cluster by it.
+func KapsuleClusterName(prefix string) string { return prefix + "-kapsule" }
+
 // IsKapsuleMinor reports whether a Kapsule version names a minor ("1.36")
 // rather than a full version ("1.36.1").
 func IsKapsuleMinor(version string) bool {
@@ -75,7 +79,7 @@ func NewKapsule(ctx *pulumi.Context, name string, args *KapsuleArgs, opts ...pul
 	parent := pulumi.Parent(comp)
 
 	cluster, err := scwk8s.NewCluster(ctx, name+"-cluster", &scwk8s.ClusterArgs{
-		Name:             pulumi.String(args.Prefix + "-kapsule"),
+		Name:             pulumi.String(KapsuleClusterName(args.Prefix)),
 		Region:           pulumi.String(args.Region),
 		Version:          pulumi.String(args.Version),
 		Cni:              pulumi.String(args.CNI),

@@ -14,6 +14,12 @@ import (
 // BastionUser is the login of Scaleway's SSH bastion.
 const BastionUser = "bastion"
 
+// AutomationKeyName and OperatorKeyName are the IAM SSH keys' names.
+func AutomationKeyName(prefix string) string { return prefix + "-automation" }
+
+// OperatorKeyName is the name of the operator's IAM SSH key.
+func OperatorKeyName(prefix string) string { return prefix + "-operator" }
+
 // NetworkArgs configures a Network.
 type NetworkArgs struct {
 	// Prefix starts every resource name, e.g. "glk-dev".
@@ -29,6 +35,10 @@ type NetworkArgs struct {
 	AllowedIPRanges []string
 	// OperatorSSHKey is a person's public key for the bastion; optional.
 	OperatorSSHKey string
+	// ProjectKeysDigest sums up the project's other IAM SSH keys (from the
+	// preflight; empty without it): the bastion imports every project key,
+	// so a key added or removed in the project re-imports them on the next up.
+	ProjectKeysDigest string
 	// GitLabAddress is reserved for the GitLab host here, before anything
 	// else joins the network, so no DHCP lease can take it first.
 	GitLabAddress string
@@ -94,7 +104,7 @@ func NewNetwork(ctx *pulumi.Context, name string, args *NetworkArgs, opts ...pul
 	keyReplacement := pulumi.DeleteBeforeReplace(true)
 	keys := []pulumi.Input{}
 	automationIAMKey, err := iam.NewSshKey(ctx, name+"-automation-ssh-key", &iam.SshKeyArgs{
-		Name:      pulumi.String(args.Prefix + "-automation"),
+		Name:      pulumi.String(AutomationKeyName(args.Prefix)),
 		PublicKey: automationKey.PublicKeyOpenssh,
 	}, parent, keyReplacement)
 	if err != nil {
@@ -103,7 +113,7 @@ func NewNetwork(ctx *pulumi.Context, name string, args *NetworkArgs, opts ...pul
 	keys = append(keys, automationIAMKey.ID().ToStringOutput())
 	if args.OperatorSSHKey != "" {
 		operatorKey, err := iam.NewSshKey(ctx, name+"-operator-ssh-key", &iam.SshKeyArgs{
-			Name:      pulumi.String(args.Prefix + "-operator"),
+			Name:      pulumi.String(OperatorKeyName(args.Prefix)),
 			PublicKey: pulumi.String(args.OperatorSSHKey),
 		}, parent, keyReplacement)
 		if err != nil {
@@ -118,6 +128,9 @@ func NewNetwork(ctx *pulumi.Context, name string, args *NetworkArgs, opts ...pul
 		parts := make([]string, len(ids))
 		for i, id := range ids {
 			parts[i] = fmt.Sprint(id)
+		}
+		if args.ProjectKeysDigest != "" {
+			parts = append(parts, "project:"+args.ProjectKeysDigest)
 		}
 		return strings.Join(parts, ",")
 	}).(pulumi.StringOutput)

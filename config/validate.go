@@ -85,7 +85,7 @@ var (
 	// kapsuleVersion is a minor ("1.36": Scaleway applies its patches) or a
 	// full version ("1.36.1": pinned, auto-upgrade off).
 	kapsuleVersion = regexp.MustCompile(`^1\.\d+(\.\d+)?$`)
-	gitLabVersion = regexp.MustCompile(`^(\d+)\.(\d+)\.(\d+)-(ce|ee)\.(\d+)$`)
+	gitLabVersion  = regexp.MustCompile(`^(\d+)\.(\d+)\.(\d+)-(ce|ee)\.(\d+)$`)
 	// kapsuleServices and kapsulePods are Kapsule's default service and pod
 	// ranges: a private network overlapping them breaks routing in the cluster.
 	kapsuleServices = netip.MustParsePrefix("10.32.0.0/20")

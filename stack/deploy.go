@@ -33,15 +33,30 @@ func Build(ctx *pulumi.Context) (pulumi.Map, error) {
 		return nil, err
 	}
 
+	// What only Scaleway knows, asked before anything is created.
+	checked, _, err := runPreflight(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	kapsuleVersion, operatorKey := cfg.Kapsule.Version, cfg.Network.SSHPublicKey
+	if checked.KapsuleVersion != "" {
+		kapsuleVersion = checked.KapsuleVersion // Scaleway's upgrade, adopted
+	}
+	if checked.OperatorKeyInProject {
+		// Already a project key, which the bastion imports anyway.
+		operatorKey = ""
+	}
+
 	net, err := components.NewNetwork(ctx, "network", &components.NetworkArgs{
-		Prefix:          cfg.Prefix,
-		Region:          cfg.Region,
-		Zone:            cfg.Zone,
-		CIDR:            cfg.Network.CIDR,
-		BastionPort:     cfg.Network.BastionPort,
-		AllowedIPRanges: cfg.Network.AllowedIPRanges,
-		OperatorSSHKey:  cfg.Network.SSHPublicKey,
-		GitLabAddress:   cfg.GitLab.PrivateIP,
+		Prefix:            cfg.Prefix,
+		Region:            cfg.Region,
+		Zone:              cfg.Zone,
+		CIDR:              cfg.Network.CIDR,
+		BastionPort:       cfg.Network.BastionPort,
+		AllowedIPRanges:   cfg.Network.AllowedIPRanges,
+		OperatorSSHKey:    operatorKey,
+		ProjectKeysDigest: checked.ProjectKeysDigest,
+		GitLabAddress:     cfg.GitLab.PrivateIP,
 	})
 	if err != nil {
 		return nil, err
@@ -85,7 +100,7 @@ func Build(ctx *pulumi.Context) (pulumi.Map, error) {
 	kapsule, err := components.NewKapsule(ctx, "kapsule", &components.KapsuleArgs{
 		Prefix:           cfg.Prefix,
 		Region:           cfg.Region,
-		Version:          cfg.Kapsule.Version,
+		Version:          kapsuleVersion,
 		CNI:              cfg.Kapsule.CNI,
 		NodeType:         cfg.Kapsule.NodeType,
 		Size:             cfg.Kapsule.Size,

@@ -56,16 +56,16 @@ func fluxProgram(kubeconfig []byte) pulumi.RunFunc {
 			return err
 		}
 		_, err = components.NewFluxSync(ctx, "gitops", &components.FluxSyncArgs{
-			FluxNamespace:  fluxTestNS,
-			DemoNamespace:  components.DefaultDemoNamespace,
-			Interval:       interval,
-			Timeout:        "1m",
-			CloneURL:       pulumi.String(components.DemoCloneURL("https://10.0.0.10", "root/kubernetes-agent")),
-			Branch:         pulumi.String("main"),
-			Username:       pulumi.String("flux-gitops-demo"),
-			Password:       pulumi.ToSecret(pulumi.String(fluxTestPwd)).(pulumi.StringOutput),
-			CACert:         pulumi.String(fluxTestCA),
-			Namespace:      ns,
+			FluxNamespace: fluxTestNS,
+			DemoNamespace: components.DefaultDemoNamespace,
+			Interval:      interval,
+			Timeout:       "1m",
+			CloneURL:      pulumi.String(components.DemoCloneURL("https://10.0.0.10", "root/kubernetes-agent")),
+			Branch:        pulumi.String("main"),
+			Username:      pulumi.String("flux-gitops-demo"),
+			Password:      pulumi.ToSecret(pulumi.String(fluxTestPwd)).(pulumi.StringOutput),
+			CACert:        pulumi.String(fluxTestCA),
+			Namespace:     ns,
 		}, pulumi.Provider(prov))
 		return err
 	}
