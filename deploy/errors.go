@@ -4,12 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
+	"unicode"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
 )
 
-// Kinds of failure an Operation's error can be matched against with errors.Is.
+// Kinds of failure that the errors of Open, OpenExisting, the Stack methods
+// (each an *Error), FindPulumi and CheckBackend can be matched against with
+// errors.Is.
 var (
 	// ErrLocked: another operation holds the stack's lock.
 	ErrLocked = errors.New("another operation holds the stack's lock: wait for it to finish, or, if it died, run `pulumi cancel` for this stack")
@@ -41,6 +45,8 @@ type Error struct {
 
 	// cause is the context's error when the caller cancelled.
 	cause error
+	// backend is the backend URL, whose password Error hides.
+	backend string
 }
 
 // Error names the operation, the stack, what went wrong and what to do.
@@ -59,7 +65,7 @@ func (e *Error) Error() string {
 	if e.Hint != "" {
 		b.WriteString(" (" + e.Hint + ")")
 	}
-	return b.String()
+	return scrub(b.String(), e.backend)
 }
 
 // Unwrap returns the kind and the underlying error.
@@ -79,7 +85,7 @@ func classify(ctx context.Context, op, stackName, backend string, err error) err
 	if err == nil {
 		return nil
 	}
-	e := &Error{Op: op, Stack: stackName, Err: err}
+	e := &Error{Op: op, Stack: stackName, Err: err, backend: backend}
 	text := err.Error()
 	switch {
 	case ctx.Err() != nil:
@@ -114,8 +120,26 @@ func isBackendFailure(text string) bool {
 	return false
 }
 
-// engineMessage picks the error lines the CLI wrote out of the Automation
-// API's error text (which carries the whole stdout and stderr).
+// diagnosticPrefixes start the lines the CLI writes for a diagnostic
+// ("error: ", "warning: ", ...); the first one is what engineMessage keeps.
+var diagnosticPrefixes = []string{"error: ", "warning: ", "info: ", "info#err: ", "debug: "}
+
+// streamPrefixes start the Automation API's sections of the CLI's output,
+// which autoError's text runs together.
+var streamPrefixes = []string{"stdout: ", "stderr: ", "code: "}
+
+// multiErrorHead is go-multierror's first line for one error ("1 error
+// occurred:"), which the Go SDK puts before a program's error, its bullet
+// on the next line.
+var multiErrorHead = regexp.MustCompile(`(^|: )1 error occurred:$`)
+
+// engineMessage picks the errors the CLI wrote out of the Automation API's
+// error text (which carries the whole stdout and stderr): each "error: "
+// diagnostic with its continuation lines, up to the next diagnostic, a
+// blank line or the next section, so that a multi-line message (the
+// program's "configuration of stack ...:" with one bad key per line) keeps
+// every line. Continuation lines are indented by two spaces; distinct
+// errors are joined by "; ".
 func engineMessage(err error) string {
 	if err == nil {
 		return ""
@@ -123,23 +147,68 @@ func engineMessage(err error) string {
 	text := err.Error()
 	var picked []string
 	seen := map[string]bool{}
-	for _, line := range strings.Split(text, "\n") {
-		line = strings.TrimSpace(line)
-		l := strings.TrimPrefix(line, "stderr: ")
-		l = strings.TrimPrefix(l, "stdout: ")
-		if !strings.HasPrefix(l, "error: ") {
-			continue
+	var cur []string // the error being read, nil outside one
+	flush := func() {
+		if cur == nil {
+			return
 		}
-		l = strings.TrimPrefix(l, "error: ")
-		if !seen[l] {
-			seen[l] = true
-			picked = append(picked, l)
+		msg := tidy(cur)
+		cur = nil
+		if !seen[msg] {
+			seen[msg] = true
+			picked = append(picked, msg)
 		}
 	}
+	for _, raw := range strings.Split(text, "\n") {
+		line := strings.TrimRightFunc(raw, unicode.IsSpace)
+		l := strings.TrimLeftFunc(line, unicode.IsSpace)
+		// A section's name is followed by a space, which an empty section
+		// loses to the trim above.
+		if p, ok := cutAny(l+" ", streamPrefixes); ok {
+			flush()
+			l = strings.TrimSpace((l + " ")[len(p):])
+		}
+		switch p, ok := cutAny(l, diagnosticPrefixes); {
+		case ok:
+			flush()
+			if p == "error: " {
+				cur = []string{strings.TrimPrefix(l, p)}
+			}
+		case l == "":
+			flush()
+		case cur != nil:
+			cur = append(cur, l)
+		}
+	}
+	flush()
 	if len(picked) > 0 {
 		return strings.Join(picked, "; ")
 	}
 	// Not from the CLI: its first line is the message.
 	first, _, _ := strings.Cut(text, "\n")
 	return first
+}
+
+// tidy joins one error's lines, dropping the one-error framing the Go SDK
+// adds ("1 error occurred:" then "* " on the next line).
+func tidy(lines []string) string {
+	if len(lines) > 1 && multiErrorHead.MatchString(lines[0]) {
+		head := strings.TrimSuffix(multiErrorHead.ReplaceAllString(lines[0], ""), ":")
+		next := strings.TrimPrefix(lines[1], "* ")
+		if head != "" {
+			next = head + ": " + next
+		}
+		lines = append([]string{next}, lines[2:]...)
+	}
+	return strings.Join(lines, "\n  ")
+}
+
+// cutAny returns the prefix of s among prefixes, if any.
+func cutAny(s string, prefixes []string) (string, bool) {
+	for _, p := range prefixes {
+		if strings.HasPrefix(s, p) {
+			return p, true
+		}
+	}
+	return "", false
 }

@@ -26,7 +26,7 @@ func Example_twoEnvironments() {
 			"kapsule:size":            deploy.Plain(3),
 			"gitlabHost:instanceType": deploy.Plain("POP2-4C-16G"),
 			"network:cidr":            deploy.Plain("10.1.0.0/24"),
-			"network:allowedIpRanges": deploy.Plain([]string{"198.51.100.0/24"}),
+			"network:allowedIpRanges": deploy.Plain([]string{"51.15.100.0/24"}),
 			"gitlabHost:rootPassword": deploy.Secret(os.Getenv("PROD_GITLAB_ROOT_PASSWORD")),
 		},
 	}

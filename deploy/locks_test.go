@@ -59,14 +59,14 @@ func TestConfigEncoding(t *testing.T) {
 	m, err := Config{
 		"kapsule:size":            Plain(3),
 		"gitlabHost:tls":          Plain(true),
-		"network:allowedIpRanges": Plain([]string{"198.51.100.0/24"}),
+		"network:allowedIpRanges": Plain([]string{"51.15.100.0/24"}),
 		"gitlabHost:rootPassword": Secret("pw-pw-pw-pw"),
 		"scaleway:region":         Plain("fr-par"),
 	}.encode()
 	require.NoError(t, err)
 	assert.Equal(t, "3", m["kapsule:size"].Value)
 	assert.Equal(t, "true", m["gitlabHost:tls"].Value)
-	assert.Equal(t, `["198.51.100.0/24"]`, m["network:allowedIpRanges"].Value)
+	assert.Equal(t, `["51.15.100.0/24"]`, m["network:allowedIpRanges"].Value)
 	assert.True(t, m["gitlabHost:rootPassword"].Secret)
 	assert.False(t, m["scaleway:region"].Secret)
 

@@ -38,6 +38,9 @@ func TestBadBackendURL(t *testing.T) {
 		"file://state":          "not an absolute path",
 		"file://" + missing:     "does not exist: create it (mkdir -p " + missing + ")",
 		"postgres://u:hunter2@": "names no bucket or host",
+		// URLs that do not parse still have their password hidden.
+		"postgres://u:hunter2 x@host/db": `"postgres://u:xxxxx@host/db" is not a URL`,
+		"postgres://u:hunter2%zz@host":   `"postgres://u:xxxxx@host" is not a URL`,
 	} {
 		for _, cmd := range []string{"up", "outputs"} {
 			code, _, errOut := runCLI("--dir", projectDir(t), "--backend", backend, cmd)

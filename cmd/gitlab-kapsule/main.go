@@ -42,6 +42,9 @@ var (
 	errUsage = errors.New("usage")
 	// errChecksFailed marks a verify run with failed checks: exit code 1.
 	errChecksFailed = errors.New("some checks failed")
+	// errNoOutputs marks a stack never brought up: exit code 2, one line
+	// (nothing was deployed, which is the point).
+	errNoOutputs = errors.New("no outputs")
 )
 
 // missingSummary ends every exit-2 message.
@@ -147,6 +150,9 @@ func exitCode(err error, stderr io.Writer) int {
 		}
 		fmt.Fprintln(stderr, usageSynopsis)
 		return exitUsage
+	case errors.Is(err, errNoOutputs):
+		fmt.Fprintf(stderr, "%s%v\n", errorPrefix, strings.TrimSuffix(err.Error(), ": "+errNoOutputs.Error()))
+		return exitMissing
 	case errors.Is(err, deploy.ErrCancelled):
 		fmt.Fprintf(stderr, "%s%v\n", errorPrefix, err)
 		return exitCancelled
@@ -166,7 +172,8 @@ func exitCode(err error, stderr io.Writer) int {
 }
 
 // parseCommand parses a command's own flags (the common flags are accepted
-// after the command too) and refuses positional arguments beyond maxArgs.
+// after the command too), refuses positional arguments beyond maxArgs, and
+// a --dir or --stack that names nothing (checkFlags).
 func parseCommand(name string, o *options, args []string, stderr io.Writer, maxArgs int, define func(*flag.FlagSet)) (*flag.FlagSet, error) {
 	fs := flag.NewFlagSet("gitlab-kapsule "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -186,6 +193,9 @@ func parseCommand(name string, o *options, args []string, stderr io.Writer, maxA
 	}
 	if fs.NArg() > maxArgs {
 		return nil, fmt.Errorf("%s takes no argument %q: %w", name, fs.Arg(maxArgs), errUsage)
+	}
+	if err := checkFlags(o); err != nil {
+		return nil, err
 	}
 	return fs, nil
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"os"
 	"path/filepath"
 	"testing"
 
@@ -78,8 +77,7 @@ func TestPlanNeedsNoCredentials(t *testing.T) {
 
 func TestPlanReportsBadConfiguration(t *testing.T) {
 	clearCredentials(t)
-	dir := t.TempDir()
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "Pulumi.bad.yaml"), []byte("config:\n  network:cidr: 10.0.0.0/30\n  gitlabHost:rootPassword:\n    secure: AAABAJ\n"), 0o600))
+	dir := projectWith(t, map[string]string{"Pulumi.bad.yaml": "config:\n  network:cidr: 10.0.0.0/30\n  gitlabHost:rootPassword:\n    secure: AAABAJ\n"})
 	code, _, errOut := runCLI("--dir", dir, "--stack", "bad", "plan")
 	assert.Equal(t, exitFailed, code)
 	assert.Contains(t, errOut, "network:cidr \"10.0.0.0/30\" is too small")

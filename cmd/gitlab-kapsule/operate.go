@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -15,6 +16,16 @@ import (
 
 func cmdPlan(_ context.Context, o *options, args []string, stdout, stderr io.Writer) error {
 	if _, err := parseCommand("plan", o, args, stderr, 0, nil); err != nil {
+		return err
+	}
+	return planOffline(stdout, o)
+}
+
+// planOffline prints the offline plan of o's stack, which needs its stack
+// file: without one the plan would be the defaults, most likely of a
+// mistyped --stack.
+func planOffline(stdout io.Writer, o *options) error {
+	if err := checkStackFile(o); err != nil {
 		return err
 	}
 	return offline.Plan(stdout, o.dir, o.stack, stack.Deploy)
@@ -52,7 +63,8 @@ func cmdOperate(op string) func(context.Context, *options, []string, io.Writer, 
 }
 
 // openStack builds the readiness provider where Pulumi.yaml points the
-// engine and opens the stack: created when create is set, else it must exist.
+// engine and opens the stack: created when create is set (refused when
+// neither the stack nor its Pulumi.<stack>.yaml exists), else it must exist.
 func openStack(ctx context.Context, o *options, stdout, stderr io.Writer, jsonEvents, create bool) (*deploy.Stack, error) {
 	dir, err := filepath.Abs(o.dir)
 	if err != nil {
@@ -63,9 +75,6 @@ func openStack(ctx context.Context, o *options, stdout, stderr io.Writer, jsonEv
 	}
 	cli, err := deploy.FindPulumi(ctx, o.installPulumi)
 	if err != nil {
-		return nil, err
-	}
-	if err := buildReadinessProvider(ctx, dir, stderr); err != nil {
 		return nil, err
 	}
 	opts := deploy.Options{
@@ -81,9 +90,43 @@ func openStack(ctx context.Context, o *options, stdout, stderr io.Writer, jsonEv
 		opts.Events = deploy.JSONEvents(stdout)
 	}
 	if create {
+		if err := checkNewStack(ctx, o, opts, stderr); err != nil {
+			return nil, err
+		}
+	}
+	if err := buildReadinessProvider(ctx, dir, stderr); err != nil {
+		return nil, err
+	}
+	if create {
 		return deploy.Open(ctx, opts)
 	}
 	return deploy.OpenExisting(ctx, opts)
+}
+
+// checkNewStack refuses to create a stack that has no Pulumi.<stack>.yaml
+// in --dir, before anything is created. On the defaults nothing names its
+// operators (no network:sshPublicKey, the bastion open to the whole
+// internet), and it is most likely a mistyped --stack that would deploy a
+// second, billed environment (or, for preview, leave an empty stack and a
+// stack file behind that make the typo look deliberate). A stack already on
+// the backend goes on with a one-line notice: its settings may be kept
+// there, and the diff shows what the defaults would change.
+func checkNewStack(ctx context.Context, o *options, opts deploy.Options, stderr io.Writer) error {
+	noFile := checkStackFile(o)
+	if _, ok := errors.AsType[*noStackFileError](noFile); !ok {
+		return noFile
+	}
+	s, err := deploy.OpenExisting(ctx, opts)
+	if errors.Is(err, deploy.ErrNoStack) {
+		return noFile
+	}
+	if err != nil {
+		return err
+	}
+	_ = s.Close()
+	fmt.Fprintf(stderr, "%snotice: no %s in %s: stack %q exists on the backend, so every key it does not keep takes its default: check the diff\n",
+		errorPrefix, stackFileName(o.stack), o.dir, o.stack)
+	return nil
 }
 
 // buildReadinessProvider builds the project's own provider plugin where

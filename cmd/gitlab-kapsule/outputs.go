@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -17,7 +18,8 @@ import (
 // secretMask stands for a secret value that was not asked for.
 const secretMask = "[secret]"
 
-// readOutputs returns the outputs of an existing stack.
+// readOutputs returns the outputs of an existing stack; before its first
+// up (no stack, or no outputs) it fails with errNoOutputs, naming up.
 func readOutputs(ctx context.Context, o *options) (auto.OutputMap, error) {
 	if err := checkBackendFlag(o); err != nil {
 		return nil, err
@@ -30,6 +32,9 @@ func readOutputs(ctx context.Context, o *options) (auto.OutputMap, error) {
 		return nil, err
 	}
 	s, err := deploy.OpenExisting(ctx, deploy.Options{StackName: o.stack, Backend: o.backend, ProjectDir: o.dir, Command: cli})
+	if errors.Is(err, deploy.ErrNoStack) {
+		return nil, fmt.Errorf("stack %q has no outputs yet: run `%s` first (the backend has no stack %q: if it was deployed, check --stack and --backend): %w", o.stack, upCommand(o), o.stack, errNoOutputs)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -39,7 +44,7 @@ func readOutputs(ctx context.Context, o *options) (auto.OutputMap, error) {
 		return nil, err
 	}
 	if len(outs) == 0 {
-		return nil, fmt.Errorf("%w: stack %q has no outputs: run `gitlab-kapsule --stack %s up` first", errMissing, o.stack, o.stack)
+		return nil, fmt.Errorf("stack %q has no outputs yet: run `%s` first: %w", o.stack, upCommand(o), errNoOutputs)
 	}
 	return outs, nil
 }

@@ -1,13 +1,11 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"strings"
-
-	"github.com/gitlab-kapsule/gitlab-kapsule/internal/offline"
-	"github.com/gitlab-kapsule/gitlab-kapsule/stack"
 )
 
 // credentialVars are what the Scaleway provider needs to create anything.
@@ -41,7 +39,10 @@ func explainMissing(stdout io.Writer, o *options, missing []string) error {
 	fmt.Fprintf(stdout, "Cannot deploy: these environment variables are not set: %s\n", strings.Join(missing, ", "))
 	fmt.Fprintf(stdout, "  SCW_*: a Scaleway API key and project (console: IAM > API keys).\n")
 	fmt.Fprintf(stdout, "  PULUMI_CONFIG_PASSPHRASE: encrypts this stack's secrets in the local state.\n\n")
-	if err := offline.Plan(stdout, o.dir, o.stack, stack.Deploy); err != nil {
+	if err := planOffline(stdout, o); err != nil {
+		if errors.Is(err, errMissing) {
+			return err
+		}
 		return fmt.Errorf("offline plan: %w", err)
 	}
 	return errMissing

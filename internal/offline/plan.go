@@ -22,7 +22,7 @@ func Plan(w io.Writer, dir, stack string, program pulumi.RunFunc) error {
 	// so the program learns the stack's keys from the context: unknown keys
 	// stop the offline plan as they stop `up`.
 	keys := sc.Keys()
-	cloud, err := mockcloud.Run(stack, sc.Values, nil, func(ctx *pulumi.Context) error {
+	cloud, warnings, err := mockcloud.RunLogged(stack, sc.Values, nil, func(ctx *pulumi.Context) error {
 		return program(config.WithConfiguredKeys(ctx, keys))
 	})
 	if err != nil {
@@ -35,7 +35,23 @@ func Plan(w io.Writer, dir, stack string, program pulumi.RunFunc) error {
 	if len(sc.Encrypted) > 0 {
 		fmt.Fprintf(w, "\nEncrypted keys not read offline (their defaults were used): %s\n", strings.Join(sc.Encrypted, ", "))
 	}
+	printWarnings(w, warnings)
 	return nil
+}
+
+// printWarnings prints the program's warnings, each once, in order.
+func printWarnings(w io.Writer, warnings []string) {
+	if len(warnings) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\nWarnings (up prints these too):\n")
+	seen := map[string]bool{}
+	for _, m := range warnings {
+		if !seen[m] {
+			seen[m] = true
+			fmt.Fprintf(w, "  warning: %s\n", m)
+		}
+	}
 }
 
 // printTree prints the children of parent, leaves first, each group sorted

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
@@ -67,16 +68,17 @@ func runUser(t *testing.T, args ...string) (int, string, string) {
 	return code, stdout.String(), stderr.String()
 }
 
-// TestCLIUnknownStack: commands that need a deployed stack name the
-// missing one and exit 2, through the real Pulumi CLI.
+// TestCLIUnknownStack: commands that need a deployed stack say in one line
+// that it has no outputs yet, name up, and exit 2, through the real Pulumi
+// CLI.
 func TestCLIUnknownStack(t *testing.T) {
 	backend := "file://" + t.TempDir()
 	for _, cmd := range []string{"outputs", "ssh", "tunnel", "verify"} {
 		code, _, errOut := runUser(t, "--backend", backend, "--stack", "nosuch", cmd)
 		assert.Equal(t, 2, code, cmd)
-		assert.Contains(t, errOut, `stack "nosuch": no such stack`, cmd)
-		assert.Contains(t, errOut, "`up` creates it", cmd)
-		assert.Contains(t, errOut, "nothing was deployed", cmd)
+		assert.Contains(t, errOut, "stack \"nosuch\" has no outputs yet: run `gitlab-kapsule --stack nosuch --backend "+backend+" up` first", cmd)
+		assert.Contains(t, errOut, `the backend has no stack "nosuch"`, cmd)
+		assert.Equal(t, 1, strings.Count(errOut, "\n"), "%s: one line: %s", cmd, errOut)
 		assert.NotContains(t, errOut, "stdout:", "%s: no raw CLI dump", cmd)
 	}
 }
