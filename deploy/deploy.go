@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
@@ -19,7 +21,9 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optup"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/tokens"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/workspace"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	stackconfig "github.com/gitlab-kapsule/gitlab-kapsule/config"
 	"github.com/gitlab-kapsule/gitlab-kapsule/internal/tunnel"
 	"github.com/gitlab-kapsule/gitlab-kapsule/stack"
 )
@@ -32,6 +36,11 @@ type Stack struct {
 	opts    Options
 	backend string
 	stack   auto.Stack
+	// configuredKeys are the stack's configuration keys, read before each
+	// operation: an inline program gets its configuration through RunInfo,
+	// not PULUMI_CONFIG, so config.Load learns the keys it must judge (an
+	// unknown or misspelt one is refused) through config.WithConfiguredKeys.
+	configuredKeys []string
 }
 
 // Open creates the stack, or selects it when it exists, and sets
@@ -74,9 +83,12 @@ func open(ctx context.Context, opts Options, create bool) (*Stack, error) {
 			return nil, err
 		}
 	}
-	program := opts.Program
-	if program == nil {
-		program = stack.Deploy
+	inner := opts.Program
+	if inner == nil {
+		inner = stack.Deploy
+	}
+	program := func(ctx *pulumi.Context) error {
+		return inner(stackconfig.WithConfiguredKeys(ctx, s.configuredKeys))
 	}
 
 	env := map[string]string{"PULUMI_BACKEND_URL": s.backend, "PULUMI_SKIP_UPDATE_CHECK": "true"}
@@ -282,6 +294,13 @@ func (s *Stack) run(ctx context.Context, op string, f func(chan<- events.EngineE
 	// The inline program opens its SSH tunnel to GitLab in this process, on
 	// the stack's fixed port: release it when the operation is over.
 	defer func() { _ = tunnel.CloseShared() }()
+	if op != "outputs" {
+		all, err := s.stack.GetAllConfig(ctx)
+		if err != nil {
+			return classify(ctx, "config", s.opts.StackName, s.backend, err)
+		}
+		s.configuredKeys = slices.Collect(maps.Keys(all))
+	}
 	var ch chan events.EngineEvent
 	done := make(chan struct{})
 	if s.opts.Events != nil {

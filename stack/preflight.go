@@ -30,6 +30,7 @@ func runPreflight(ctx *pulumi.Context, cfg *config.Config) (res preflight.Result
 	api, given := ctx.Value(preflightAPIKey{}).(preflight.API)
 	if !given {
 		if ctx.RunningWithMocks() {
+			_ = ctx.Log.Warn(PreflightSkipped, nil)
 			return res, false, nil
 		}
 		pc := map[string]string{}
