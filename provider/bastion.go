@@ -146,12 +146,8 @@ func (b *bastion) DialContext(ctx context.Context, network, addr string) (net.Co
 	switch {
 	case errors.As(err, &ce):
 		return nil, b.classifyDialError(ce.Err)
-	case errors.As(err, &oce) && oce.Reason == ssh.Prohibited:
-		return nil, permanent(fmt.Errorf("the bastion at %s refuses to forward to %s (%s): "+
-			"the bastion must allow TCP forwarding to GitLab's private address and port", b.addr, addr, oce.Message))
 	case errors.As(err, &oce):
-		// The bastion is fine; GitLab's host does not accept the connection yet.
-		return nil, &targetError{addr: addr, msg: oce.Message}
+		return nil, channelError(addr, oce)
 	}
 	// A dead connection (dropped), or a channel open with no answer (the
 	// connection is probed off the caller's path).
@@ -183,6 +179,20 @@ func (b *bastion) connections() int { return b.client.Connections() }
 // Close closes the SSH connection; the bastion cannot be used afterwards.
 func (b *bastion) Close() error { return b.client.Close() }
 
+// channelError judges the bastion's refusal to open a channel to addr. The
+// bastion is up; GitLab's host may not accept the connection yet. Which
+// reason Scaleway's bastion gives for a port that is not open yet is not
+// documented (its forwarding to other ports is: docs-content "Use the SSH
+// bastion"), so "administratively prohibited" is retried like "connect
+// failed" until the deadline, and the last error then names it.
+func channelError(addr string, oce *ssh.OpenChannelError) error {
+	msg := oce.Message
+	if oce.Reason == ssh.Prohibited {
+		msg = fmt.Sprintf("forwarding prohibited (%s): if this lasts, the bastion does not forward to GitLab's private address and port", oce.Message)
+	}
+	return &targetError{addr: addr, msg: msg}
+}
+
 // targetError says that the bastion could not open a connection to GitLab's host.
 type targetError struct {
 	addr string
@@ -205,7 +215,7 @@ func (e *permanentError) Unwrap() error { return e.err }
 func permanent(err error) error { return &permanentError{err: err} }
 
 // IsPermanent reports whether err is one that retrying cannot fix (a refused
-// SSH key, a changed host key, a forwarding ban, an untrusted certificate).
+// SSH key, a changed host key, an untrusted certificate).
 func IsPermanent(err error) bool {
 	var pe *permanentError
 	return errors.As(err, &pe)

@@ -105,3 +105,16 @@ func TestHostKeyPolicyPinned(t *testing.T) {
 	var hk *HostKeyError
 	assert.ErrorAs(t, err, &hk)
 }
+
+// Nothing documents which reason Scaleway's bastion sends for a port that
+// is not open yet, so a prohibited forward is retried, not final, and says
+// what it means if it lasts.
+func TestProhibitedForwardIsRetried(t *testing.T) {
+	t.Parallel()
+	for _, reason := range []ssh.RejectionReason{ssh.Prohibited, ssh.ConnectionFailed} {
+		err := channelError("10.0.0.10:443", &ssh.OpenChannelError{Reason: reason, Message: "no"})
+		assert.False(t, IsPermanent(err), "%v is retried until the deadline", reason)
+		assert.Contains(t, err.Error(), "10.0.0.10:443")
+	}
+	assert.Contains(t, channelError("10.0.0.10:443", &ssh.OpenChannelError{Reason: ssh.Prohibited}).Error(), "forwarding prohibited")
+}
