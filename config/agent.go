@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 )
 
 var (
@@ -16,6 +17,26 @@ var (
 	// systemNamespaces belong to Kubernetes itself: the agent deploys nothing there.
 	systemNamespaces = []string{"kube-system", "kube-public", "kube-node-lease"}
 )
+
+// agentChartShips maps gitlab-agent chart releases to the agentk version
+// each ships (its appVersion): chart 2.11.0 ↔ 17.8.0, 2.13.0 ↔ 17.10.0,
+// 2.20.1 ↔ 18.5.2 (shared/FACTS.md, review of 2026-12-01, from the chart's
+// release history as recorded by sparkfabrik/terraform-gitlab-kubernetes-
+// gitlab-agent). A chart not listed here is not checked against the tag.
+var agentChartShips = map[string]string{
+	"2.11.0": "17.8.0",
+	"2.13.0": "17.10.0",
+	"2.20.1": "18.5.2",
+}
+
+// minorOf returns "18.5" of "v18.5.2".
+func minorOf(tag string) string {
+	parts := strings.SplitN(strings.TrimPrefix(tag, "v"), ".", 3)
+	if len(parts) < 2 {
+		return tag
+	}
+	return parts[0] + "." + parts[1]
+}
 
 // AgentNamespace is where agentk runs; it is not one of agent:namespaces.
 const AgentNamespace = "gitlab-agent"
@@ -49,6 +70,9 @@ func (c *Config) checkAgent(p *problems) {
 	}
 	if !chartVersion.MatchString(a.ChartVersion) {
 		p.add("agent:chartVersion %q must be a pinned chart version such as %q (`helm search repo gitlab/gitlab-agent --versions`)", a.ChartVersion, Defaults().Agent.ChartVersion)
+	} else if shipped, known := agentChartShips[a.ChartVersion]; known && agentkTag.MatchString(a.ImageTag) && minorOf(a.ImageTag) != minorOf("v"+shipped) {
+		// The chart's templates are made for the agentk it ships.
+		p.add("agent:chartVersion %q ships agentk v%s, but agent:imageTag is %q: set agent:imageTag to a v%s.x tag, or pick the chart release that ships your agentk", a.ChartVersion, shipped, a.ImageTag, minorOf("v"+shipped))
 	}
 	// agentk releases follow GitLab's: the tag of GitLab's own release is
 	// the one to suggest, once gitlabHost:version is one the program accepts

@@ -109,7 +109,9 @@ func Defaults() Config {
 			InstanceType: "PRO2-XS",
 			Image:        "ubuntu_noble",
 			Edition:      "ce",
-			Version:      "18.5.1-ce.0",
+			// 18.5.2 bundles KAS 18.5.2 (omnibus-gitlab tag 18.5.2+ce.0,
+			// GITLAB_KAS_VERSION); agentk and the chart below match it.
+			Version:      "18.5.2-ce.0",
 			DiskSizeGB:   50,
 			TLS:          true,
 		},
@@ -127,8 +129,9 @@ func Defaults() Config {
 		Agent: Agent{
 			Name:         "kapsule",
 			Namespaces:   []string{"gitops-demo"},
-			ChartVersion: "2.12.2",
-			ImageTag:     "v18.5.1",
+			// Chart 2.20.1 ships agentk 18.5.2 (agentChartShips).
+			ChartVersion: "2.20.1",
+			ImageTag:     "v18.5.2",
 			TunnelPort:   18443,
 		},
 		GitOps: GitOps{

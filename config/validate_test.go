@@ -65,9 +65,9 @@ func TestValidateNamesKeyAndFix(t *testing.T) {
 		{"instance 2 vCPU 8 GB", func(c *Config) { c.GitLab.InstanceType = "PRO2-XXS" }, []string{"gitlabHost:instanceType", "2 vCPU"}},
 		{"unknown instance", func(c *Config) { c.GitLab.InstanceType = "XL-42" }, []string{"gitlabHost:instanceType", "PRO2-XS"}},
 		{"image", func(c *Config) { c.GitLab.Image = "debian_bookworm" }, []string{"gitlabHost:image", "ubuntu_noble"}},
-		{"gitlab version format", func(c *Config) { c.GitLab.Version = "latest" }, []string{"gitlabHost:version", "18.5.1-ce.0"}},
-		{"gitlab version format ee", func(c *Config) { c.GitLab.Edition = "ee"; c.GitLab.Version = "18.5" }, []string{"gitlabHost:version", `such as "18.5.1-ee.0"`}},
-		{"gitlab too old", func(c *Config) { c.GitLab.Version = "16.11.2-ce.0" }, []string{"gitlabHost:version", "older than 17.0", `17.0.0-ce.0 or later, e.g. "18.5.1-ce.0"`}},
+		{"gitlab version format", func(c *Config) { c.GitLab.Version = "latest" }, []string{"gitlabHost:version", "18.5.2-ce.0"}},
+		{"gitlab version format ee", func(c *Config) { c.GitLab.Edition = "ee"; c.GitLab.Version = "18.5" }, []string{"gitlabHost:version", `such as "18.5.2-ee.0"`}},
+		{"gitlab too old", func(c *Config) { c.GitLab.Version = "16.11.2-ce.0" }, []string{"gitlabHost:version", "older than 17.0", `17.0.0-ce.0 or later, e.g. "18.5.2-ce.0"`}},
 		{"edition mismatch", func(c *Config) { c.GitLab.Version = "18.5.1-ee.0" }, []string{"gitlabHost:version", "gitlabHost:edition"}},
 		{"ip outside cidr", func(c *Config) { c.GitLab.PrivateIP = "10.1.0.10" }, []string{"gitlabHost:privateIp", "outside network:cidr"}},
 		{"ip reserved", func(c *Config) { c.GitLab.PrivateIP = "10.0.0.1" }, []string{"gitlabHost:privateIp", "Scaleway keeps"}},
@@ -98,8 +98,9 @@ func TestValidateNamesKeyAndFix(t *testing.T) {
 		{"agent own namespace", func(c *Config) { c.Agent.Namespaces = []string{"gitlab-agent"} }, []string{"agent:namespaces[0]", "own namespace"}},
 		{"agent namespace twice", func(c *Config) { c.Agent.Namespaces = []string{"a", "a"} }, []string{"agent:namespaces[1]", "twice"}},
 		{"chart version", func(c *Config) { c.Agent.ChartVersion = "latest" }, []string{"agent:chartVersion", "pinned"}},
-		{"image tag format", func(c *Config) { c.Agent.ImageTag = "18.5.1" }, []string{"agent:imageTag", "v18.5.1"}},
-		{"image tag too old", func(c *Config) { c.Agent.ImageTag = "v17.11.0" }, []string{"agent:imageTag", "gitlabHost:version", "use v18.5.1", "v18.5.x"}},
+		{"image tag format", func(c *Config) { c.Agent.ImageTag = "18.5.2" }, []string{"agent:imageTag", "v18.5.2"}},
+		{"chart ships another agentk", func(c *Config) { c.Agent.ChartVersion = "2.13.0" }, []string{"agent:chartVersion", "ships agentk v17.10.0", "agent:imageTag", "v17.10.x"}},
+		{"image tag too old", func(c *Config) { c.Agent.ImageTag = "v17.11.0" }, []string{"agent:imageTag", "gitlabHost:version", "use v18.5.2", "v18.5.x"}},
 		{"image tag format follows gitlab", func(c *Config) { c.GitLab.Version = "17.2.3-ce.0"; c.Agent.ImageTag = "latest" }, []string{"agent:imageTag", `such as "v17.2.3"`}},
 		{"image tag too new", func(c *Config) { c.Agent.ImageTag = "v18.7.0" }, []string{"agent:imageTag", "one either side"}},
 		{"tunnel port", func(c *Config) { c.Agent.TunnelPort = 443 }, []string{"agent:tunnelPort", "1024 to 65535"}},
@@ -145,8 +146,8 @@ func TestSuggestionsPassTheirOwnRule(t *testing.T) {
 		{"gitlab too old", func(c *Config) { c.GitLab.Version = "16.11.2-ce.0" }, `e\.g\. "([^"]+)"`, func(c *Config, v string) { c.GitLab.Version = v }},
 		{"gitlab too old, ee", func(c *Config) { c.GitLab.Edition, c.GitLab.Version = "ee", "16.11.2-ee.0" }, `e\.g\. "([^"]+)"`, func(c *Config, v string) { c.GitLab.Version = v }},
 		{"gitlab version format, ee", func(c *Config) { c.GitLab.Edition, c.GitLab.Version = "ee", "latest" }, `such as "([^"]+)"`, func(c *Config, v string) { c.GitLab.Version = v }},
-		{"image tag too far", func(c *Config) { c.GitLab.Version = "17.4.1-ce.0" }, `agent:imageTag.*use (v[0-9.]+),`, func(c *Config, v string) { c.Agent.ImageTag = v }},
-		{"image tag format", func(c *Config) { c.GitLab.Version = "17.4.1-ce.0"; c.Agent.ImageTag = "x" }, `agent:imageTag.*such as "([^"]+)"`, func(c *Config, v string) { c.Agent.ImageTag = v }},
+		{"image tag too far", func(c *Config) { c.GitLab.Version, c.Agent.ChartVersion = "17.4.1-ce.0", "2.4.0" }, `agent:imageTag.*use (v[0-9.]+),`, func(c *Config, v string) { c.Agent.ImageTag = v }},
+		{"image tag format", func(c *Config) { c.GitLab.Version, c.Agent.ChartVersion = "17.4.1-ce.0", "2.4.0"; c.Agent.ImageTag = "x" }, `agent:imageTag.*such as "([^"]+)"`, func(c *Config, v string) { c.Agent.ImageTag = v }},
 		{"network too small", func(c *Config) { c.Kapsule.Size = 150 }, `such as ([0-9./]+)$`, func(c *Config, v string) { c.Network.CIDR = v }},
 		{"network host bits", func(c *Config) { c.Network.CIDR = "10.0.0.5/24" }, `use ([0-9./]+)$`, func(c *Config, v string) { c.Network.CIDR = v }},
 		{"api cidr host bits", func(c *Config) { c.Kapsule.APIAllowedCIDRs = []string{"10.1.2.3/16"} }, `use ([0-9./]+),`, func(c *Config, v string) { c.Kapsule.APIAllowedCIDRs = []string{v} }},
@@ -182,7 +183,7 @@ func TestValidateAcceptsGoodValues(t *testing.T) {
 	c.Kapsule.NodeType, c.Kapsule.Size = "POP2-HC-4C-8G", 5
 	c.Agent.Name = "prod-agent-1"
 	c.Agent.Namespaces = []string{"web", "jobs"}
-	c.Agent.ImageTag = "v18.4.2"
+	c.Agent.ImageTag, c.Agent.ChartVersion = "v18.4.2", "2.19.0" // a chart the pair table does not list
 	// The demo needs gitops-demo among agent:namespaces (gitops_test.go).
 	c.GitOps.Enabled = false
 	require.NoError(t, c.Validate())
