@@ -111,9 +111,9 @@ func Defaults() Config {
 			Edition:      "ce",
 			// 18.5.2 bundles KAS 18.5.2 (omnibus-gitlab tag 18.5.2+ce.0,
 			// GITLAB_KAS_VERSION); agentk and the chart below match it.
-			Version:      "18.5.2-ce.0",
-			DiskSizeGB:   50,
-			TLS:          true,
+			Version:    "18.5.2-ce.0",
+			DiskSizeGB: 50,
+			TLS:        true,
 		},
 		Kapsule: Kapsule{
 			// 1.34 left support on 2026-11-29; 1.36 is supported until
@@ -127,8 +127,8 @@ func Defaults() Config {
 			Size:     2,
 		},
 		Agent: Agent{
-			Name:         "kapsule",
-			Namespaces:   []string{"gitops-demo"},
+			Name:       "kapsule",
+			Namespaces: []string{"gitops-demo"},
 			// Chart 2.20.1 ships agentk 18.5.2 (agentChartShips).
 			ChartVersion: "2.20.1",
 			ImageTag:     "v18.5.2",

@@ -147,7 +147,10 @@ func TestSuggestionsPassTheirOwnRule(t *testing.T) {
 		{"gitlab too old, ee", func(c *Config) { c.GitLab.Edition, c.GitLab.Version = "ee", "16.11.2-ee.0" }, `e\.g\. "([^"]+)"`, func(c *Config, v string) { c.GitLab.Version = v }},
 		{"gitlab version format, ee", func(c *Config) { c.GitLab.Edition, c.GitLab.Version = "ee", "latest" }, `such as "([^"]+)"`, func(c *Config, v string) { c.GitLab.Version = v }},
 		{"image tag too far", func(c *Config) { c.GitLab.Version, c.Agent.ChartVersion = "17.4.1-ce.0", "2.4.0" }, `agent:imageTag.*use (v[0-9.]+),`, func(c *Config, v string) { c.Agent.ImageTag = v }},
-		{"image tag format", func(c *Config) { c.GitLab.Version, c.Agent.ChartVersion = "17.4.1-ce.0", "2.4.0"; c.Agent.ImageTag = "x" }, `agent:imageTag.*such as "([^"]+)"`, func(c *Config, v string) { c.Agent.ImageTag = v }},
+		{"image tag format", func(c *Config) {
+			c.GitLab.Version, c.Agent.ChartVersion = "17.4.1-ce.0", "2.4.0"
+			c.Agent.ImageTag = "x"
+		}, `agent:imageTag.*such as "([^"]+)"`, func(c *Config, v string) { c.Agent.ImageTag = v }},
 		{"network too small", func(c *Config) { c.Kapsule.Size = 150 }, `such as ([0-9./]+)$`, func(c *Config, v string) { c.Network.CIDR = v }},
 		{"network host bits", func(c *Config) { c.Network.CIDR = "10.0.0.5/24" }, `use ([0-9./]+)$`, func(c *Config, v string) { c.Network.CIDR = v }},
 		{"api cidr host bits", func(c *Config) { c.Kapsule.APIAllowedCIDRs = []string{"10.1.2.3/16"} }, `use ([0-9./]+),`, func(c *Config, v string) { c.Kapsule.APIAllowedCIDRs = []string{v} }},
