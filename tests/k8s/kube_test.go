@@ -121,6 +121,11 @@ func TestAccess(t *testing.T) {
 	})
 
 	reader := harness.ServiceAccountUser(ns, "reader")
+	// The authorizer sees a new RoleBinding through its informers, a moment
+	// later: without this wait the first check raced it (seen in CI).
+	eventually(t, kube, "the reader's Role to take effect", func(ctx context.Context) (bool, error) {
+		return harness.Access(ctx, c, reader, "get", "pods", ns)
+	})
 	for _, tc := range []struct {
 		user, verb, resource, namespace string
 		want                            bool
