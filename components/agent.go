@@ -324,21 +324,10 @@ func installAgent(ctx *pulumi.Context, name string, a *AgentArgs, token pulumi.S
 	}
 	ns, deps := access.Namespace, access.Resources
 
-	version := pulumi.String(a.ChartVersion).ToStringOutput()
-	if a.NodePoolID != nil {
-		// agentk's pods need nodes: the release waits for the pool.
-		version = after(version, a.NodePoolID)
-	}
-	release, err := helmv3.NewRelease(ctx, name+"-release", &helmv3.ReleaseArgs{
-		Name:           pulumi.String("gitlab-agent"),
-		Chart:          pulumi.String(AgentChart),
-		Version:        version,
-		RepositoryOpts: &helmv3.RepositoryOptsArgs{Repo: pulumi.String(AgentChartRepo)},
-		Namespace:      ns.Metadata.Name().Elem(),
-		Values:         AgentHelmValues(a.KASAddress, a.CACert, a.ImageTag),
-		// Roll back a failed upgrade instead of leaving a half-installed agent.
-		Atomic:  pulumi.Bool(true),
-		Timeout: pulumi.Int(600),
+	// agentk's pods need nodes: the release waits for the pool.
+	release, err := newChartRelease(ctx, name+"-release", chartRelease{
+		Name: "gitlab-agent", Chart: AgentChart, Repo: AgentChartRepo, Version: a.ChartVersion,
+		Namespace: ns, NodePoolID: a.NodePoolID, Values: AgentHelmValues(a.KASAddress, a.CACert, a.ImageTag),
 	}, append(onCluster, pulumi.DependsOn(deps), pulumi.DependsOn(a.StartAfter))...)
 	if err != nil {
 		return nil, fmt.Errorf("agent %q: helm release: %w", name, err)

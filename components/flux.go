@@ -5,7 +5,6 @@ import (
 
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
-	helmv3 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/helm/v3"
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
@@ -35,6 +34,9 @@ type Flux struct {
 
 	// NamespaceName is Flux's namespace.
 	NamespaceName pulumi.StringOutput `pulumi:"namespace"`
+	// NamespaceValue is the same name as a plain string, known at once, for
+	// the objects the GitOps demo puts there.
+	NamespaceValue string
 	// Namespace is its resource: Flux's objects go in once it exists.
 	Namespace *corev1.Namespace
 	// Installed are what must exist before agentk starts and before Flux
@@ -68,20 +70,10 @@ func NewFlux(ctx *pulumi.Context, name string, args *FluxArgs, opts ...pulumi.Re
 	if err != nil {
 		return nil, fmt.Errorf("flux %q: namespace: %w", name, err)
 	}
-	version := pulumi.String(a.ChartVersion).ToStringOutput()
-	if a.NodePoolID != nil {
-		// Flux's controllers need nodes: the release waits for the pool.
-		version = after(version, a.NodePoolID)
-	}
-	release, err := helmv3.NewRelease(ctx, name+"-release", &helmv3.ReleaseArgs{
-		Name:           pulumi.String("flux"),
-		Chart:          pulumi.String(FluxChart),
-		Version:        version,
-		RepositoryOpts: &helmv3.RepositoryOptsArgs{Repo: pulumi.String(FluxChartRepo)},
-		Namespace:      ns.Metadata.Name().Elem(),
-		Values:         pulumi.ToMap(FluxHelmValues()),
-		Atomic:         pulumi.Bool(true),
-		Timeout:        pulumi.Int(600),
+	// Flux's controllers need nodes: the release waits for the pool.
+	release, err := newChartRelease(ctx, name+"-release", chartRelease{
+		Name: "flux", Chart: FluxChart, Repo: FluxChartRepo, Version: a.ChartVersion,
+		Namespace: ns, NodePoolID: a.NodePoolID, Values: pulumi.ToMap(FluxHelmValues()),
 	}, onCluster...)
 	if err != nil {
 		return nil, fmt.Errorf("flux %q: release: %w", name, err)
@@ -102,6 +94,7 @@ func NewFlux(ctx *pulumi.Context, name string, args *FluxArgs, opts ...pulumi.Re
 
 	comp.Namespace = ns
 	comp.NamespaceName = ns.Metadata.Name().Elem()
+	comp.NamespaceValue = a.Namespace
 	comp.Installed = installed
 	if err := ctx.RegisterResourceOutputs(comp, pulumi.Map{"namespace": comp.NamespaceName}); err != nil {
 		return nil, err

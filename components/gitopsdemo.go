@@ -39,11 +39,8 @@ type GitOpsDemoArgs struct {
 
 	// KubernetesProvider deploys into the cluster (from Kapsule).
 	KubernetesProvider *kubernetes.Provider
-	// Flux is the Flux installation the demo's objects go into.
+	// Flux is the Flux installation the demo's objects go into, in its namespace.
 	Flux *Flux
-	// FluxNamespace is Flux's namespace (as given to NewFlux);
-	// DefaultFluxNamespace when empty.
-	FluxNamespace string
 	// DemoNamespace is where the manifests put nginx; it must already exist
 	// (the Agent creates it). DefaultDemoNamespace when empty.
 	DemoNamespace string
@@ -83,9 +80,6 @@ func NewGitOpsDemo(ctx *pulumi.Context, name string, args *GitOpsDemoArgs, opts 
 		return nil, fmt.Errorf("gitops demo %q: GitLabProvider, Project, GitLabURL, KubernetesProvider and Flux are required", name)
 	}
 	a := *args
-	if a.FluxNamespace == "" {
-		a.FluxNamespace = DefaultFluxNamespace
-	}
 	if a.DemoNamespace == "" {
 		a.DemoNamespace = DefaultDemoNamespace
 	}
@@ -160,7 +154,7 @@ func NewGitOpsDemo(ctx *pulumi.Context, name string, args *GitOpsDemoArgs, opts 
 		caCert = a.CACert
 	}
 	flux, err := NewFluxSync(ctx, name, &FluxSyncArgs{
-		FluxNamespace: a.FluxNamespace,
+		FluxNamespace: a.Flux.NamespaceValue,
 		DemoNamespace: a.DemoNamespace,
 		Interval:      a.Interval,
 		Timeout:       a.Timeout,

@@ -194,7 +194,6 @@ func Build(ctx *pulumi.Context) (pulumi.Map, error) {
 			CACert:             gitlab.CACert,
 			KubernetesProvider: kapsule.Provider,
 			Flux:               flux,
-			FluxNamespace:      config.FluxNamespace,
 			DemoNamespace:      config.GitOpsDemoNamespace,
 			Interval:           cfg.GitOps.Interval,
 			Timeout:            cfg.GitOps.Timeout,

@@ -64,13 +64,3 @@ func Pin(ctx *pulumi.Context) error {
 		}
 	})
 }
-
-// Invoke returns the option that pins an invoke of pkg (e.g. a preflight
-// lookup) to the same plugin version as the resources.
-func Invoke(pkg string) (pulumi.InvokeOption, error) {
-	p, ok := versions[pkg]
-	if !ok {
-		return nil, fmt.Errorf("plugin versions: the program uses no package %q", pkg)
-	}
-	return pulumi.Version(p.Version), nil
-}
