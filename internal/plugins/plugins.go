@@ -1,7 +1,6 @@
 package plugins
 
 import (
-	"fmt"
 	"maps"
 	"strings"
 
