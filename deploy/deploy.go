@@ -41,6 +41,8 @@ type Stack struct {
 	// not PULUMI_CONFIG, so config.Load learns the keys it must judge (an
 	// unknown or misspelt one is refused) through config.WithConfiguredKeys.
 	configuredKeys []string
+	// op is the operation running, which the program sees (wrap).
+	op string
 }
 
 // Open creates the stack, or selects it when it exists, and sets
@@ -87,9 +89,7 @@ func open(ctx context.Context, opts Options, create bool) (*Stack, error) {
 	if inner == nil {
 		inner = stack.Deploy
 	}
-	program := func(ctx *pulumi.Context) error {
-		return inner(stackconfig.WithConfiguredKeys(ctx, s.configuredKeys))
-	}
+	program := s.wrap(inner)
 
 	env := map[string]string{"PULUMI_BACKEND_URL": s.backend, "PULUMI_SKIP_UPDATE_CHECK": "true"}
 	for k, v := range opts.Env {
@@ -290,7 +290,22 @@ const eventDrainTimeout = 2 * time.Second
 // run runs one engine operation, feeding Options.Events from a channel of
 // its own, and maps its error. After a cancelled operation it removes the
 // lock the CLI may have left when it had to be killed.
+// wrap gives the inline program what an inline run lacks: the stack's
+// configuration keys (config.Load refuses unknown ones), and, for refresh and
+// destroy, no preflight: those must work on a stack whose version or node
+// type Scaleway no longer offers for new resources, or whose parts are gone.
+func (s *Stack) wrap(program pulumi.RunFunc) pulumi.RunFunc {
+	return func(ctx *pulumi.Context) error {
+		ctx = stackconfig.WithConfiguredKeys(ctx, s.configuredKeys)
+		if s.op == "refresh" || s.op == "destroy" {
+			ctx = stack.WithoutPreflight(ctx, s.op+" creates nothing")
+		}
+		return program(ctx)
+	}
+}
+
 func (s *Stack) run(ctx context.Context, op string, f func(chan<- events.EngineEvent) error) error {
+	s.op = op
 	// The inline program opens its SSH tunnel to GitLab in this process, on
 	// the stack's fixed port: release it when the operation is over.
 	defer func() { _ = tunnel.CloseShared() }()

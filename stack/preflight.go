@@ -21,12 +21,41 @@ func WithPreflightAPI(ctx *pulumi.Context, api preflight.API) *pulumi.Context {
 	return ctx.WithValue(preflightAPIKey{}, api)
 }
 
+// noPreflightKey carries WithoutPreflight's reason in a Context.
+type noPreflightKey struct{}
+
+// WithoutPreflight returns ctx with the preflight off, for the reason given:
+// refresh and destroy create nothing, and must work on a stack whose
+// version or types Scaleway no longer offers. The command sets it for them;
+// plain `pulumi refresh|destroy --run-program` gets the same with
+// GLK_PREFLIGHT=off.
+func WithoutPreflight(ctx *pulumi.Context, reason string) *pulumi.Context {
+	return ctx.WithValue(noPreflightKey{}, reason)
+}
+
+// PreflightWanted reports whether ctx leaves the preflight on.
+func PreflightWanted(ctx *pulumi.Context) bool {
+	_, off := ctx.Value(noPreflightKey{}).(string)
+	return !off
+}
+
+// PreflightEnv turned off ("off") skips the preflight (WithoutPreflight).
+const PreflightEnv = "GLK_PREFLIGHT"
+
 // PreflightSkipped is the notice when the preflight cannot ask Scaleway.
 const PreflightSkipped = "preflight skipped (it needs Scaleway credentials and the live API): the Kapsule version, node and instance types, image and the project's SSH keys were not checked against Scaleway"
 
 // runPreflight asks Scaleway, before any resource is registered, what only
 // it knows (see package preflight). ok is false when it was skipped.
 func runPreflight(ctx *pulumi.Context, cfg *config.Config) (res preflight.Result, ok bool, err error) {
+	if reason, off := ctx.Value(noPreflightKey{}).(string); off {
+		_ = ctx.Log.Info("preflight skipped: "+reason, nil)
+		return res, false, nil
+	}
+	if os.Getenv(PreflightEnv) == "off" {
+		_ = ctx.Log.Info("preflight skipped: "+PreflightEnv+"=off", nil)
+		return res, false, nil
+	}
 	api, given := ctx.Value(preflightAPIKey{}).(preflight.API)
 	if !given {
 		if ctx.RunningWithMocks() {

@@ -81,3 +81,15 @@ func TestPreflightReusesTheOperatorsKeyAlreadyInTheProject(t *testing.T) {
 	gw := one(t, c, "scaleway:network/publicGateway:PublicGateway")
 	assert.Contains(t, str(t, gw, "refreshSshKeys"), "project:", "a change among the project's keys re-imports them")
 }
+
+// Refresh and destroy create nothing: a version Scaleway no longer offers
+// must not stop them (the command turns the preflight off for them).
+func TestNoPreflightWhenTurnedOff(t *testing.T) {
+	t.Parallel()
+	api := &fakeScaleway{versions: []string{"1.37.1"}}
+	_, err := mockcloud.Run("dev", map[string]string{"kapsule:version": "1.34.1"}, nil, func(ctx *pulumi.Context) error {
+		_, err := stack.Build(stack.WithoutPreflight(stack.WithPreflightAPI(ctx, api), "destroy creates nothing"))
+		return err
+	})
+	require.NoError(t, err)
+}
