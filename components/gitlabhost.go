@@ -163,27 +163,11 @@ func NewGitLabHost(ctx *pulumi.Context, name string, args *GitLabHostArgs, opts 
 	if args.SSHKeyIDs != nil {
 		nameAfterKeys = after(nameAfterKeys, args.SSHKeyIDs)
 	}
-	server, err := instance.NewServer(ctx, name+"-server", &instance.ServerArgs{
-		Name:            nameAfterKeys,
-		Zone:            pulumi.String(args.Zone),
-		Type:            pulumi.String(args.InstanceType),
-		Image:           pulumi.String(args.Image),
-		SecurityGroupId: sg.ID(),
-		// No IpId, no IpIds, no dynamic IP: the host has no public address.
-		EnableDynamicIp: pulumi.Bool(false),
-		RootVolume: &instance.ServerRootVolumeArgs{
-			SizeInGb:   pulumi.Int(args.DiskSizeGB),
-			VolumeType: pulumi.String("sbs_volume"),
-		},
-		CloudInit: pulumi.ToSecret(userData).(pulumi.StringOutput),
-		Tags:      pulumi.StringArray{pulumi.String("gitlab-kapsule"), pulumi.String(args.Prefix)},
-	}, parent,
-		// The provider reads the user-data back into userData (under the
-		// "cloud-init" key) and cloudInit, and its schema marks neither
-		// sensitive (terraform-provider-scaleway internal/services/instance/
-		// server.go): the root password, the token and the TLS key would sit
-		// in plain state. The engine encrypts these outputs whatever the schema says.
-		pulumi.AdditionalSecretOutputs([]string{"userData", "cloudInit"}))
+	server, err := NewGitLabServer(ctx, name+"-server", &GitLabServerArgs{
+		Name: nameAfterKeys, Zone: args.Zone, InstanceType: args.InstanceType, Image: args.Image,
+		SecurityGroupID: sg.ID(), DiskSizeGB: args.DiskSizeGB, UserData: userData,
+		Tags: []string{"gitlab-kapsule", args.Prefix},
+	}, parent)
 	if err != nil {
 		return nil, fmt.Errorf("gitlab host %q: server: %w", name, err)
 	}
@@ -261,4 +245,46 @@ func endpoints(ip string, tls bool) (webEndpoint, string) {
 		return webEndpoint{url: "https://" + ip, scheme: "https", port: 443}, fmt.Sprintf("grpcs://%s:%d", ip, cloudinit.DefaultKASPort)
 	}
 	return webEndpoint{url: "http://" + ip, scheme: "http", port: 80}, fmt.Sprintf("grpc://%s:%d", ip, cloudinit.DefaultKASPort)
+}
+
+// GitLabServerArgs configures the GitLab host's instance.
+type GitLabServerArgs struct {
+	// Name is the instance's name; it may wait on other resources.
+	Name pulumi.StringInput
+	// Zone, InstanceType, Image and DiskSizeGB place and size it.
+	Zone, InstanceType, Image string
+	DiskSizeGB                int
+	// SecurityGroupID is its security group.
+	SecurityGroupID pulumi.StringInput
+	// UserData is the cloud-config; it carries secrets and is always sent as one.
+	UserData pulumi.StringInput
+	// Tags label it.
+	Tags []string
+}
+
+// NewGitLabServer registers the GitLab host's instance, with no public
+// address and its user-data kept secret in every property that carries it.
+// The engine tests run it against a stand-in Scaleway plugin.
+func NewGitLabServer(ctx *pulumi.Context, name string, args *GitLabServerArgs, opts ...pulumi.ResourceOption) (*instance.Server, error) {
+	return instance.NewServer(ctx, name, &instance.ServerArgs{
+		Name:            args.Name,
+		Zone:            pulumi.String(args.Zone),
+		Type:            pulumi.String(args.InstanceType),
+		Image:           pulumi.String(args.Image),
+		SecurityGroupId: args.SecurityGroupID,
+		// No IpId, no IpIds, no dynamic IP: the host has no public address.
+		EnableDynamicIp: pulumi.Bool(false),
+		RootVolume: &instance.ServerRootVolumeArgs{
+			SizeInGb:   pulumi.Int(args.DiskSizeGB),
+			VolumeType: pulumi.String("sbs_volume"),
+		},
+		CloudInit: pulumi.ToSecret(args.UserData).(pulumi.StringOutput),
+		Tags:      pulumi.ToStringArray(args.Tags),
+	}, append(opts,
+		// The provider reads the user-data back into userData (under the
+		// "cloud-init" key) and cloudInit, and its schema marks neither
+		// sensitive (terraform-provider-scaleway internal/services/instance/
+		// server.go): the root password, the token and the TLS key would sit
+		// in plain state. The engine encrypts these outputs whatever the schema says.
+		pulumi.AdditionalSecretOutputs([]string{"userData", "cloudInit"}))...)
 }

@@ -23,46 +23,69 @@ const ProviderBinEnv = "GLK_PROVIDER_BIN"
 // gitlabwaitPackage is the gitlabwait provider plugin's main package.
 const gitlabwaitPackage = "github.com/gitlab-kapsule/gitlab-kapsule/provider/cmd/pulumi-resource-gitlabwait"
 
-var plugin struct {
+// scalewayStandInPackage is the stand-in Scaleway plugin's main package.
+const scalewayStandInPackage = "github.com/gitlab-kapsule/gitlab-kapsule/tests/standin/scaleway"
+
+// builtPlugin is a provider plugin built once per test binary into a
+// folder of its own; Main removes the folder after the last test.
+type builtPlugin struct {
 	once sync.Once
 	dir  string
 	err  error
 }
 
-// GitLabWaitPluginDir returns a folder holding pulumi-resource-gitlabwait:
-// the binary named by $GLK_PROVIDER_BIN, or one built from this checkout,
-// once per test binary. Main removes the folder after the last test.
-func GitLabWaitPluginDir(t testing.TB) string {
+var (
+	gitlabwaitPlugin builtPlugin
+	scalewayStandIn  builtPlugin
+)
+
+// get returns the folder holding pulumi-resource-<name>: prebuilt when
+// given, else built from pkg.
+func (b *builtPlugin) get(t testing.TB, name, pkg, prebuilt string) string {
 	t.Helper()
 	goTool := ""
-	if os.Getenv(ProviderBinEnv) == "" {
+	if prebuilt == "" {
 		goTool = testenv.Tool(t, "go", "install Go")
 	}
-	plugin.once.Do(func() {
-		plugin.dir, plugin.err = os.MkdirTemp("", "glk-gitlabwait-")
-		if plugin.err != nil {
+	b.once.Do(func() {
+		b.dir, b.err = os.MkdirTemp("", "glk-"+name+"-")
+		if b.err != nil {
 			return
 		}
-		dir := plugin.dir
+		dir := b.dir
 		AtExit(func() error { return os.RemoveAll(dir) })
-		bin := filepath.Join(dir, "pulumi-resource-gitlabwait")
-		if prebuilt := os.Getenv(ProviderBinEnv); prebuilt != "" {
+		bin := filepath.Join(dir, "pulumi-resource-"+name)
+		if prebuilt != "" {
 			abs, err := filepath.Abs(prebuilt)
 			if err == nil {
 				err = os.Symlink(abs, bin)
 			}
-			plugin.err = err
+			b.err = err
 			return
 		}
-		out, err := exec.Command(goTool, "build", "-o", bin, gitlabwaitPackage).CombinedOutput()
+		out, err := exec.Command(goTool, "build", "-o", bin, pkg).CombinedOutput()
 		if err != nil {
-			plugin.err = &buildError{err, out}
+			b.err = &buildError{err, out}
 		}
 	})
-	if plugin.err != nil {
-		t.Fatalf("build pulumi-resource-gitlabwait: %v", plugin.err)
+	if b.err != nil {
+		t.Fatalf("build pulumi-resource-%s: %v", name, b.err)
 	}
-	return plugin.dir
+	return b.dir
+}
+
+// GitLabWaitPluginDir returns a folder holding pulumi-resource-gitlabwait:
+// the binary named by $GLK_PROVIDER_BIN, or one built from this checkout.
+func GitLabWaitPluginDir(t testing.TB) string {
+	t.Helper()
+	return gitlabwaitPlugin.get(t, "gitlabwait", gitlabwaitPackage, os.Getenv(ProviderBinEnv))
+}
+
+// ScalewayStandInPlugin returns the path of the stand-in
+// pulumi-resource-scaleway (tests/standin/scaleway), built once.
+func ScalewayStandInPlugin(t testing.TB) string {
+	t.Helper()
+	return filepath.Join(scalewayStandIn.get(t, "scaleway", scalewayStandInPackage, ""), "pulumi-resource-scaleway")
 }
 
 // buildError is a failed go build with its output.
