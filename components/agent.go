@@ -175,7 +175,16 @@ func NewAgent(ctx *pulumi.Context, name string, args *AgentArgs, opts ...pulumi.
 		// Private, and with a README so that a default branch exists for the config file.
 		VisibilityLevel:      pulumi.String("private"),
 		InitializeWithReadme: pulumi.Bool(true),
-	}, onGitLab...)
+	}, append(onGitLab,
+		// GitLab 18 CE only marks a deleted project for deletion (delayed
+		// deletion moved to Free in 18.0, epic gitlab-org/&17208), and the
+		// v6 SDK's delete then polls until the API reports it gone or
+		// marked_for_deletion_at, which CE's project entity may not carry:
+		// destroy could hang ten minutes and fail. The project lives on
+		// the GitLab host's disk, which destroy removes with the host, so
+		// destroy leaves it to that; its agent, token and files are deleted
+		// through the API as usual.
+		pulumi.RetainOnDelete(true))...)
 	if err != nil {
 		return nil, fmt.Errorf("agent %q: configuration project: %w", name, err)
 	}

@@ -1,6 +1,7 @@
 package stack_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/gitlab-kapsule/gitlab-kapsule/internal/offline"
@@ -66,4 +67,21 @@ func TestExampleStackLeavesTheKubernetesAPIReachableFromUp(t *testing.T) {
 	assert.Empty(t, c.OfType("scaleway:kubernetes/acl:Acl"), "no access list the example's user is outside of")
 	cluster := one(t, c, "scaleway:kubernetes/cluster:Cluster")
 	assert.True(t, cluster.Inputs["autoUpgrade"].ObjectValue()["enable"].BoolValue(), "the example's version is a minor, which Scaleway keeps creatable")
+}
+
+// destroy must not wait on GitLab 18's delayed project deletion, which the
+// v6 SDK's delete polls for and CE may never report: the agent's project
+// goes with the GitLab host, everything in it through the API.
+func TestDestroyLeavesTheAgentProjectToTheHost(t *testing.T) {
+	t.Parallel()
+	c := mustRun(t, nil).cloud
+	for _, r := range c.Resources() {
+		if !strings.HasPrefix(r.Type, "gitlab:") {
+			continue
+		}
+		want := r.Type == "gitlab:index/project:Project"
+		assert.Equal(t, want, r.RetainOnDelete, "%s %s: only the project is left to the host", r.Type, r.Name)
+	}
+	server := one(t, c, "scaleway:instance/server:Server")
+	assert.False(t, server.RetainOnDelete, "destroy removes the host, and the project with it")
 }

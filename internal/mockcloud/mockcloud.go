@@ -37,6 +37,8 @@ type Resource struct {
 	SecretOutputs []string
 	// DeleteBeforeReplace says a replacement deletes the old resource first.
 	DeleteBeforeReplace bool
+	// RetainOnDelete says destroy leaves the cloud object in place.
+	RetainOnDelete bool
 	// URN is the resource's URN.
 	URN string
 }
@@ -68,6 +70,7 @@ func (c *Cloud) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 		r.Version = rpc.GetVersion()
 		r.SecretOutputs = rpc.GetAdditionalSecretOutputs()
 		r.DeleteBeforeReplace = rpc.GetDeleteBeforeReplace()
+		r.RetainOnDelete = rpc.GetRetainOnDelete()
 		r.Dependencies = rpc.GetDependencies()
 		for _, deps := range rpc.GetPropertyDependencies() {
 			r.Dependencies = append(r.Dependencies, deps.GetUrns()...)
