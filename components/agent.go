@@ -7,7 +7,9 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"time"
 
+	"github.com/gitlab-kapsule/gitlab-kapsule/config"
 	"github.com/gitlab-kapsule/gitlab-kapsule/internal/tunnel"
 	"github.com/gitlab-kapsule/gitlab-kapsule/provider/sdk/gitlabwait"
 	"github.com/pulumi/pulumi-gitlab/sdk/v6/go/gitlab"
@@ -31,8 +33,6 @@ const (
 	AgentReplicas = 2
 	// AgentProjectPath is the configuration project's path in the admin's namespace.
 	AgentProjectPath = "kubernetes-agent"
-	// DefaultAgentNamespace is where agentk runs.
-	DefaultAgentNamespace = "gitlab-agent"
 )
 
 // AgentArgs configures an Agent.
@@ -48,8 +48,11 @@ type AgentArgs struct {
 	ChartVersion, ImageTag string
 	// TunnelPort is the fixed loopback port of the SSH tunnel to GitLab.
 	TunnelPort int
-	// AgentNamespace is where agentk runs; DefaultAgentNamespace when empty.
+	// AgentNamespace is where agentk runs; config.AgentNamespace when empty.
 	AgentNamespace string
+	// FluxNamespace is where Flux's webhook receiver listens for agentk's
+	// push notifications; config.FluxNamespace when empty.
+	FluxNamespace string
 
 	// TLS says GitLab serves HTTPS and KAS grpcs:// with the private CA.
 	TLS bool
@@ -79,8 +82,9 @@ type AgentArgs struct {
 	// it starts (Flux.Installed). Empty without GitOps.
 	StartAfter []pulumi.Resource
 
-	// ConnectTimeout bounds the wait for the agent's connection; "15m" when empty.
-	ConnectTimeout string
+	// ConnectTimeout bounds the wait for the agent's connection; zero leaves
+	// it to the readiness provider's default (15 minutes).
+	ConnectTimeout time.Duration
 	// OpenTunnel opens the SSH tunnel; nil uses tunnel.Shared, or nothing
 	// under Pulumi's mocks. Tests pass their own.
 	OpenTunnel func(tunnel.Config) error
@@ -130,10 +134,10 @@ func NewAgent(ctx *pulumi.Context, name string, args *AgentArgs, opts ...pulumi.
 	}
 	a := *args
 	if a.AgentNamespace == "" {
-		a.AgentNamespace = DefaultAgentNamespace
+		a.AgentNamespace = config.AgentNamespace
 	}
-	if a.ConnectTimeout == "" {
-		a.ConnectTimeout = "15m"
+	if a.FluxNamespace == "" {
+		a.FluxNamespace = config.FluxNamespace
 	}
 	if a.CACert == nil {
 		a.CACert = pulumi.String("")
@@ -189,7 +193,7 @@ func NewAgent(ctx *pulumi.Context, name string, args *AgentArgs, opts ...pulumi.
 		return nil, fmt.Errorf("agent %q: configuration project: %w", name, err)
 	}
 	content := project.PathWithNamespace.ApplyT(func(path string) (string, error) {
-		return RenderAgentConfig(path, a.Namespaces)
+		return RenderAgentConfig(path, a.Namespaces, a.FluxNamespace)
 	}).(pulumi.StringOutput)
 	file, err := gitlab.NewRepositoryFile(ctx, name+"-config", &gitlab.RepositoryFileArgs{
 		Project:       project.ID().ToStringOutput(),
@@ -236,14 +240,14 @@ func NewAgent(ctx *pulumi.Context, name string, args *AgentArgs, opts ...pulumi.
 		BastionUser: pulumi.String(BastionUser),
 		PrivateKey:  a.AutomationPrivateKey,
 		TargetHost:  a.PrivateIP,
-		TargetPort:  pulumi.Int(webPort(a.TLS)),
-		Scheme:      pulumi.String(webScheme(a.TLS)),
+		TargetPort:  pulumi.Int(webOf(a.TLS).port),
+		Scheme:      pulumi.String(webOf(a.TLS).scheme),
 		CaCert:      a.CACert,
 		Token:       a.AdminToken,
 		ProjectPath: project.PathWithNamespace,
 		AgentName:   agent.Name,
 		TokenId:     token.TokenId.ApplyT(strconv.Itoa).(pulumi.StringOutput),
-		Timeout:     pulumi.String(a.ConnectTimeout),
+		Timeout:     waitTimeout(a.ConnectTimeout),
 	}, parent, pulumi.DependsOn([]pulumi.Resource{release}))
 	if err != nil {
 		return nil, fmt.Errorf("agent %q: connection wait: %w", name, err)
@@ -292,13 +296,13 @@ func newGitLabProvider(ctx *pulumi.Context, name string, a *AgentArgs, parent pu
 			BastionAddr: net.JoinHostPort(host, strconv.Itoa(a.BastionPort)),
 			BastionUser: BastionUser,
 			PrivateKey:  key,
-			Target:      net.JoinHostPort(ip, strconv.Itoa(webPort(a.TLS))),
+			Target:      webOf(a.TLS).hostPort(ip),
 		})
 		if err != nil {
 			return "", fmt.Errorf("agent %q: ssh tunnel to GitLab: %w", name, err)
 		}
 		// GitLab's certificate names 127.0.0.1, the tunnel's end.
-		return fmt.Sprintf("%s://127.0.0.1:%d/api/v4/", webScheme(a.TLS), a.TunnelPort), nil
+		return webOf(a.TLS).url(net.JoinHostPort("127.0.0.1", strconv.Itoa(a.TunnelPort))) + "/api/v4/", nil
 	}).(pulumi.StringOutput)
 	// The URL carries nothing secret; the key it was opened with made it secret.
 	apiURL := pulumi.Unsecret(opened).(pulumi.StringOutput)
@@ -322,7 +326,7 @@ func newGitLabProvider(ctx *pulumi.Context, name string, a *AgentArgs, parent pu
 // release, all through Kapsule's Kubernetes provider.
 func installAgent(ctx *pulumi.Context, name string, a *AgentArgs, token pulumi.StringOutput, comp *Agent) (*helmv3.Release, error) {
 	onCluster := []pulumi.ResourceOption{pulumi.Parent(comp), pulumi.Provider(a.KubernetesProvider)}
-	access, err := NewAgentClusterAccess(ctx, name, &AgentClusterAccessArgs{
+	access, err := DeclareAgentClusterAccess(ctx, name, &AgentClusterAccessArgs{
 		AgentNamespace: a.AgentNamespace,
 		Namespaces:     a.Namespaces,
 		ClusterAdmin:   a.ClusterAdmin,
@@ -344,7 +348,7 @@ func installAgent(ctx *pulumi.Context, name string, a *AgentArgs, token pulumi.S
 	return release, nil
 }
 
-// AgentClusterAccessArgs configures NewAgentClusterAccess.
+// AgentClusterAccessArgs configures DeclareAgentClusterAccess.
 type AgentClusterAccessArgs struct {
 	// AgentNamespace is where agentk runs.
 	AgentNamespace string
@@ -364,12 +368,12 @@ type AgentClusterAccess struct {
 	Resources []pulumi.Resource
 }
 
-// NewAgentClusterAccess creates everything of the agent in the cluster but
-// the Helm release: agentk's namespace, the namespaces it deploys to, the
-// Secret with its token, and its RBAC (namespaced Roles; cluster-admin only
-// when asked). opts carry the Kubernetes provider and the parent. It needs
+// DeclareAgentClusterAccess declares, with no component of its own,
+// everything of the agent in the cluster but the Helm release: agentk's
+// namespace, the namespaces it deploys to, the Secret with its token, and
+// its RBAC (namespaced Roles; cluster-admin only when asked). opts carry the Kubernetes provider and the parent. It needs
 // no chart and no GitLab, so the engine tests run it against a real API server.
-func NewAgentClusterAccess(ctx *pulumi.Context, name string, args *AgentClusterAccessArgs, opts ...pulumi.ResourceOption) (*AgentClusterAccess, error) {
+func DeclareAgentClusterAccess(ctx *pulumi.Context, name string, args *AgentClusterAccessArgs, opts ...pulumi.ResourceOption) (*AgentClusterAccess, error) {
 	labels := pulumi.StringMap{"app.kubernetes.io/managed-by": pulumi.String("gitlab-kapsule")}
 	ns, err := corev1.NewNamespace(ctx, name+"-namespace", &corev1.NamespaceArgs{
 		Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(args.AgentNamespace), Labels: labels},
@@ -551,18 +555,4 @@ func writeFileIfChanged(path string, data []byte) error {
 		return err
 	}
 	return os.Rename(tmp.Name(), path)
-}
-
-func webPort(tls bool) int {
-	if tls {
-		return 443
-	}
-	return 80
-}
-
-func webScheme(tls bool) string {
-	if tls {
-		return "https"
-	}
-	return "http"
 }

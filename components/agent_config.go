@@ -24,8 +24,7 @@ type AgentConfigFile struct {
 // AgentFlux is the flux section.
 type AgentFlux struct {
 	// WebhookReceiverURL is the notification-controller's webhook-receiver
-	// Service (GitLab docs "Using Flux for GitOps"); GitLab's default is
-	// DefaultFluxWebhookReceiverURL.
+	// Service (GitLab docs "Using Flux for GitOps"), FluxWebhookReceiverURL.
 	WebhookReceiverURL string `json:"webhook_receiver_url,omitempty"`
 }
 
@@ -51,16 +50,17 @@ func AgentConfigPath(agentName string) string {
 // RenderAgentConfig returns the configuration file of an agent whose
 // configuration project is projectPath: CI jobs of that project may use the
 // agent, in the first of namespaces by default, and push notifications go to
-// Flux's webhook receiver (named explicitly, though it is GitLab's default, so
-// the GitOps demo's path is visible in the file).
-func RenderAgentConfig(projectPath string, namespaces []string) (string, error) {
+// the webhook receiver of Flux in fluxNamespace (named explicitly, though in
+// flux-system it is GitLab's default, so the GitOps demo's path is visible in
+// the file).
+func RenderAgentConfig(projectPath string, namespaces []string, fluxNamespace string) (string, error) {
 	p := AgentCIProject{ID: projectPath}
 	if len(namespaces) > 0 {
 		p.DefaultNamespace = namespaces[0]
 	}
 	out, err := yaml.Marshal(AgentConfigFile{
 		CIAccess: &AgentCIAccess{Projects: []AgentCIProject{p}},
-		Flux:     &AgentFlux{WebhookReceiverURL: DefaultFluxWebhookReceiverURL},
+		Flux:     &AgentFlux{WebhookReceiverURL: FluxWebhookReceiverURL(fluxNamespace)},
 	})
 	if err != nil {
 		return "", fmt.Errorf("render the agent configuration: %w", err)

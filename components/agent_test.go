@@ -11,6 +11,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/gitlab-kapsule/gitlab-kapsule/config"
 	"github.com/gitlab-kapsule/gitlab-kapsule/internal/mockcloud"
 	"github.com/gitlab-kapsule/gitlab-kapsule/internal/tunnel"
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
@@ -100,7 +101,7 @@ func configKeys(t *testing.T, doc string) map[string]bool {
 func TestAgentConfigUsesOnlySchemaKeys(t *testing.T) {
 	t.Parallel()
 	schema := keyList(t, "testdata/agent-config-keys.txt")
-	doc, err := RenderAgentConfig("root/kubernetes-agent", []string{"gitops-demo", "other"})
+	doc, err := RenderAgentConfig("root/kubernetes-agent", []string{"gitops-demo", "other"}, config.FluxNamespace)
 	require.NoError(t, err)
 	assert.Empty(t, unknownKeys(configKeys(t, doc), schema), "the generated config.yaml:\n%s", doc)
 
@@ -109,6 +110,11 @@ func TestAgentConfigUsesOnlySchemaKeys(t *testing.T) {
 	assert.Equal(t, []AgentCIProject{{ID: "root/kubernetes-agent", DefaultNamespace: "gitops-demo"}}, parsed.CIAccess.Projects,
 		"CI jobs of the configuration project get the <project>:<agent> context, in the demo namespace by default")
 	assert.Equal(t, ".gitlab/agents/kapsule/config.yaml", AgentConfigPath("kapsule"))
+	assert.Equal(t, "http://webhook-receiver.flux-system.svc.cluster.local", parsed.Flux.WebhookReceiverURL,
+		"in flux-system, GitLab's documented default")
+	other, err := RenderAgentConfig("root/kubernetes-agent", nil, "flux")
+	require.NoError(t, err)
+	assert.Contains(t, other, "webhook_receiver_url: http://webhook-receiver.flux.svc.cluster.local", "the receiver follows Flux's namespace")
 
 	// Negative controls: the removed keyword and a typo are caught.
 	for _, bad := range []string{

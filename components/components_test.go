@@ -57,10 +57,13 @@ func TestKapsuleWithoutOperatorRangesHasNoAccessList(t *testing.T) {
 
 func TestEndpoints(t *testing.T) {
 	t.Parallel()
-	web, kas := endpoints("10.0.0.10", true)
-	assert.Equal(t, webEndpoint{url: "https://10.0.0.10", scheme: "https", port: 443}, web)
-	assert.Equal(t, "grpcs://10.0.0.10:8150", kas)
-	web, kas = endpoints("10.0.0.10", false)
-	assert.Equal(t, webEndpoint{url: "http://10.0.0.10", scheme: "http", port: 80}, web)
-	assert.Equal(t, "grpc://10.0.0.10:8150", kas)
+	web := webOf(true)
+	assert.Equal(t, gitLabWeb{scheme: "https", port: 443}, web)
+	assert.Equal(t, "https://10.0.0.10", web.url("10.0.0.10"))
+	assert.Equal(t, "10.0.0.10:443", web.hostPort("10.0.0.10"))
+	assert.Equal(t, "grpcs://10.0.0.10:8150", kasURL("10.0.0.10", true))
+	web = webOf(false)
+	assert.Equal(t, gitLabWeb{scheme: "http", port: 80}, web)
+	assert.Equal(t, "http://10.0.0.10", web.url("10.0.0.10"))
+	assert.Equal(t, "grpc://10.0.0.10:8150", kasURL("10.0.0.10", false))
 }

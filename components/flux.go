@@ -3,6 +3,7 @@ package components
 import (
 	"fmt"
 
+	"github.com/gitlab-kapsule/gitlab-kapsule/config"
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
@@ -15,10 +16,10 @@ type FluxArgs struct {
 	KubernetesProvider *kubernetes.Provider
 	// NodePoolID gates the release: Flux's controllers need nodes.
 	NodePoolID pulumi.StringInput
-	// Namespace is Flux's namespace; DefaultFluxNamespace when empty.
+	// Namespace is Flux's namespace; config.FluxNamespace when empty.
 	Namespace string
 	// AgentNamespace is agentk's namespace, whose service account gets the
-	// read access its Flux module needs; DefaultAgentNamespace when empty.
+	// read access its Flux module needs; config.AgentNamespace when empty.
 	AgentNamespace string
 	// ChartVersion pins the flux2 chart (gitops:fluxChartVersion).
 	ChartVersion string
@@ -52,10 +53,10 @@ func NewFlux(ctx *pulumi.Context, name string, args *FluxArgs, opts ...pulumi.Re
 	}
 	a := *args
 	if a.Namespace == "" {
-		a.Namespace = DefaultFluxNamespace
+		a.Namespace = config.FluxNamespace
 	}
 	if a.AgentNamespace == "" {
-		a.AgentNamespace = DefaultAgentNamespace
+		a.AgentNamespace = config.AgentNamespace
 	}
 	comp := &Flux{}
 	if err := ctx.RegisterComponentResource("gitlab-kapsule:index:Flux", name, comp, opts...); err != nil {

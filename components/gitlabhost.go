@@ -2,6 +2,7 @@ package components
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/gitlab-kapsule/gitlab-kapsule/cloudinit"
 	"github.com/gitlab-kapsule/gitlab-kapsule/provider/sdk/gitlabwait"
@@ -42,8 +43,9 @@ type GitLabHostArgs struct {
 	AutomationPrivateKey pulumi.StringInput
 	// RootPassword is the initial root password (secret); generated when nil.
 	RootPassword pulumi.StringInput
-	// ReadyTimeout is how long to wait for GitLab's first boot; "30m" when empty.
-	ReadyTimeout string
+	// ReadyTimeout is how long to wait for GitLab's first boot; zero leaves
+	// it to the readiness provider's default (30 minutes).
+	ReadyTimeout time.Duration
 	// TLS serves the web UI over HTTPS and KAS over grpcs:// with a private CA.
 	TLS bool
 }
@@ -80,10 +82,6 @@ type GitLabHost struct {
 func NewGitLabHost(ctx *pulumi.Context, name string, args *GitLabHostArgs, opts ...pulumi.ResourceOption) (*GitLabHost, error) {
 	if args == nil || args.Prefix == "" || args.PrivateIP == "" || args.PrivateNetworkID == nil || args.IPAMID == nil || args.BastionHost == nil || args.AutomationPrivateKey == nil {
 		return nil, fmt.Errorf("gitlab host %q: Prefix, PrivateIP, IPAMID, PrivateNetworkID, BastionHost and AutomationPrivateKey are required", name)
-	}
-	timeout := args.ReadyTimeout
-	if timeout == "" {
-		timeout = "30m"
 	}
 	comp := &GitLabHost{}
 	if err := ctx.RegisterComponentResource("gitlab-kapsule:index:GitLabHost", name, comp, opts...); err != nil {
@@ -128,7 +126,7 @@ func NewGitLabHost(ctx *pulumi.Context, name string, args *GitLabHostArgs, opts 
 
 	serverName := args.Prefix + "-gitlab"
 	internalDNSName := pulumi.Sprintf("%s.%s.internal", serverName, args.PrivateNetworkName)
-	web, kas := endpoints(args.PrivateIP, args.TLS)
+	web, kas := webOf(args.TLS), kasURL(args.PrivateIP, args.TLS)
 
 	// Without TLS the certificate fields stay empty strings, so one code path renders both.
 	tlsFiles := pulumi.ToSecret(pulumi.ToStringArray([]string{"", "", ""})).(pulumi.StringArrayOutput)
@@ -143,7 +141,7 @@ func NewGitLabHost(ctx *pulumi.Context, name string, args *GitLabHostArgs, opts 
 	}
 	userData := pulumi.All(rootPassword, adminToken, tlsFiles).ApplyT(func(v []any) (string, error) {
 		g := cloudinit.GitLab{
-			ExternalURL:  web.url,
+			ExternalURL:  web.url(args.PrivateIP),
 			PrivateIP:    args.PrivateIP,
 			NetworkCIDR:  args.CIDR,
 			KASPort:      cloudinit.DefaultKASPort,
@@ -194,7 +192,7 @@ func NewGitLabHost(ctx *pulumi.Context, name string, args *GitLabHostArgs, opts 
 		TargetPort:  pulumi.Int(web.port),
 		Scheme:      pulumi.String(web.scheme),
 		CaCert:      caCert,
-		Timeout:     pulumi.String(timeout),
+		Timeout:     waitTimeout(args.ReadyTimeout),
 		InstanceId:  server.ID(),
 		// Ready means the automation token works too: what runs next needs it.
 		Token: adminToken,
@@ -210,7 +208,7 @@ func NewGitLabHost(ctx *pulumi.Context, name string, args *GitLabHostArgs, opts 
 	comp.InternalDNSName = internalDNSName
 	comp.ReadyAt = ready.ReadyAt
 	comp.CACert = caCert
-	comp.URL = after(pulumi.String(web.url), ready.ReadyAt)
+	comp.URL = after(pulumi.String(web.url(args.PrivateIP)), ready.ReadyAt)
 	comp.KASAddress = after(pulumi.String(kas), ready.ReadyAt)
 	comp.AdminToken = pulumi.ToSecret(after(adminToken, ready.ReadyAt)).(pulumi.StringOutput)
 	comp.RootPassword = pulumi.ToSecret(rootPassword).(pulumi.StringOutput)
@@ -231,20 +229,6 @@ func NewGitLabHost(ctx *pulumi.Context, name string, args *GitLabHostArgs, opts 
 		return nil, err
 	}
 	return comp, nil
-}
-
-// webEndpoint is how GitLab's web UI is reached on the private network.
-type webEndpoint struct {
-	url, scheme string
-	port        int
-}
-
-// endpoints returns GitLab's web endpoint and KAS URL for the address, with or without TLS.
-func endpoints(ip string, tls bool) (webEndpoint, string) {
-	if tls {
-		return webEndpoint{url: "https://" + ip, scheme: "https", port: 443}, fmt.Sprintf("grpcs://%s:%d", ip, cloudinit.DefaultKASPort)
-	}
-	return webEndpoint{url: "http://" + ip, scheme: "http", port: 80}, fmt.Sprintf("grpc://%s:%d", ip, cloudinit.DefaultKASPort)
 }
 
 // GitLabServerArgs configures the GitLab host's instance.

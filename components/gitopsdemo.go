@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gitlab-kapsule/gitlab-kapsule/config"
 	"github.com/pulumi/pulumi-gitlab/sdk/v6/go/gitlab"
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apiextensions"
@@ -42,12 +43,12 @@ type GitOpsDemoArgs struct {
 	// Flux is the Flux installation the demo's objects go into, in its namespace.
 	Flux *Flux
 	// DemoNamespace is where the manifests put nginx; it must already exist
-	// (the Agent creates it). DefaultDemoNamespace when empty.
+	// (the Agent creates it). config.GitOpsDemoNamespace when empty.
 	DemoNamespace string
 
-	// Interval and Timeout are Go durations (gitops:interval, gitops:timeout);
-	// "1m" and "5m" when empty.
-	Interval, Timeout string
+	// Interval and Timeout are gitops:interval and gitops:timeout; their
+	// defaults when zero.
+	Interval, Timeout time.Duration
 }
 
 // GitOpsDemo is nginx synced from GitLab to the cluster by Flux: the
@@ -81,17 +82,16 @@ func NewGitOpsDemo(ctx *pulumi.Context, name string, args *GitOpsDemoArgs, opts 
 	}
 	a := *args
 	if a.DemoNamespace == "" {
-		a.DemoNamespace = DefaultDemoNamespace
+		a.DemoNamespace = config.GitOpsDemoNamespace
 	}
-	if a.Interval == "" {
-		a.Interval = "1m"
+	if a.Interval == 0 {
+		a.Interval = config.Defaults().GitOps.Interval
 	}
-	if a.Timeout == "" {
-		a.Timeout = "5m"
+	if a.Timeout == 0 {
+		a.Timeout = config.Defaults().GitOps.Timeout
 	}
-	// Checked here too, so a bad value stops the demo before anything is registered.
-	if _, err := time.ParseDuration(a.Timeout); err != nil {
-		return nil, fmt.Errorf("gitops demo %q: Timeout %q is not a Go duration such as \"5m\": %w", name, a.Timeout, err)
+	if a.Interval < 0 || a.Timeout < 0 {
+		return nil, fmt.Errorf("gitops demo %q: Interval %s and Timeout %s must be positive (gitops:interval, gitops:timeout)", name, a.Interval, a.Timeout)
 	}
 	if a.TLS && a.CACert == nil {
 		return nil, fmt.Errorf("gitops demo %q: TLS is on but CACert is missing: pass GitLabHost's CACert", name)
@@ -153,7 +153,7 @@ func NewGitOpsDemo(ctx *pulumi.Context, name string, args *GitOpsDemoArgs, opts 
 	if a.TLS {
 		caCert = a.CACert
 	}
-	flux, err := NewFluxSync(ctx, name, &FluxSyncArgs{
+	flux, err := DeclareFluxSync(ctx, name, &FluxSyncArgs{
 		FluxNamespace: a.Flux.NamespaceValue,
 		DemoNamespace: a.DemoNamespace,
 		Interval:      a.Interval,
@@ -195,7 +195,7 @@ func NewGitOpsDemo(ctx *pulumi.Context, name string, args *GitOpsDemoArgs, opts 
 	return comp, nil
 }
 
-// FluxSyncArgs configures NewFluxSync.
+// FluxSyncArgs configures DeclareFluxSync.
 type FluxSyncArgs struct {
 	// FluxNamespace is where the Secret, GitRepository and Kustomization live;
 	// Namespace is that namespace's resource.
@@ -203,8 +203,8 @@ type FluxSyncArgs struct {
 	// DemoNamespace is where the synced objects are.
 	DemoNamespace string
 	// Interval is Flux's polling interval and Timeout bounds an apply and
-	// `up`'s wait for Ready, both Go durations.
-	Interval, Timeout string
+	// `up`'s wait for Ready.
+	Interval, Timeout time.Duration
 	// CloneURL and Branch say what Flux clones.
 	CloneURL, Branch pulumi.StringInput
 	// Username and Password are the deploy token (Password is kept secret).
@@ -218,25 +218,24 @@ type FluxSyncArgs struct {
 	After []pulumi.Resource
 }
 
-// FluxSyncResources are the objects NewFluxSync creates.
+// FluxSyncResources are the objects DeclareFluxSync creates.
 type FluxSyncResources struct {
 	Secret                       *corev1.Secret
 	GitRepository, Kustomization *apiextensions.CustomResource
 }
 
-// NewFluxSync creates the cluster side of the GitOps loop that needs neither
-// a chart nor GitLab: agentk's Receiver role in Flux's namespace, the Secret
-// with the deploy token (and CA), the GitRepository and the Kustomization,
-// both awaited until Flux reports them Ready. opts carry the Kubernetes
-// provider and the parent; the engine tests run it against a real API server.
-func NewFluxSync(ctx *pulumi.Context, name string, args *FluxSyncArgs, opts ...pulumi.ResourceOption) (*FluxSyncResources, error) {
+// DeclareFluxSync declares, with no component of its own, the cluster side
+// of the GitOps loop that needs neither a chart nor GitLab: the Secret with
+// the deploy token (and CA), the GitRepository and the Kustomization, both
+// awaited until Flux reports them Ready. opts carry the Kubernetes provider
+// and the parent; the engine tests run it against a real API server.
+func DeclareFluxSync(ctx *pulumi.Context, name string, args *FluxSyncArgs, opts ...pulumi.ResourceOption) (*FluxSyncResources, error) {
 	labels := pulumi.StringMap{"app.kubernetes.io/managed-by": pulumi.String("gitlab-kapsule")}
 	if args.Namespace == nil {
 		return nil, fmt.Errorf("gitops demo %q: Namespace is required: pass the resource of Flux's namespace", name)
 	}
-	timeout, err := time.ParseDuration(args.Timeout)
-	if err != nil {
-		return nil, fmt.Errorf("gitops demo %q: Timeout %q is not a Go duration such as \"5m\": %w", name, args.Timeout, err)
+	if args.Interval <= 0 || args.Timeout <= 0 {
+		return nil, fmt.Errorf("gitops demo %q: Interval and Timeout must be positive (gitops:interval, gitops:timeout)", name)
 	}
 	inNamespace := append(slices.Clone(opts), pulumi.DependsOn([]pulumi.Resource{args.Namespace}))
 	after := append(slices.Clone(inNamespace), pulumi.DependsOn(args.After))
@@ -272,7 +271,7 @@ func NewFluxSync(ctx *pulumi.Context, name string, args *FluxSyncArgs, opts ...p
 			Name: pulumi.String(DemoName), Namespace: fluxNS, Labels: labels,
 			Annotations: pulumi.StringMap{
 				"pulumi.com/waitFor":        pulumi.String("condition=Ready"),
-				"pulumi.com/timeoutSeconds": pulumi.String(strconv.Itoa(int(timeout.Seconds()) + 120)),
+				"pulumi.com/timeoutSeconds": pulumi.String(strconv.Itoa(int(args.Timeout.Seconds()) + 120)),
 			},
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"path"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/gitlab-kapsule/gitlab-kapsule/manifests"
 )
@@ -16,11 +17,6 @@ const (
 	FluxChartRepo = "https://fluxcd-community.github.io/helm-charts"
 	// FluxChart is Flux's chart in it.
 	FluxChart = "flux2"
-	// DefaultFluxNamespace is where Flux's controllers and objects live.
-	DefaultFluxNamespace = "flux-system"
-	// DefaultDemoNamespace is where the demo's objects are, as the embedded
-	// manifests say; the Agent creates it.
-	DefaultDemoNamespace = "gitops-demo"
 	// DemoName names the demo's GitRepository, Kustomization and auth Secret.
 	DemoName = "gitops-demo"
 	// DemoAuthSecret holds the deploy token (username, password) and, with
@@ -31,10 +27,6 @@ const (
 	// DemoDeployment is the demo's Deployment, health-checked with every
 	// other object the Kustomization applies (spec.wait).
 	DemoDeployment = "nginx"
-	// DefaultFluxWebhookReceiverURL is the flux chart's webhook-receiver
-	// Service, where agentk sends push notifications (agent config key
-	// flux.webhook_receiver_url; this is also GitLab's documented default).
-	DefaultFluxWebhookReceiverURL = "http://webhook-receiver.flux-system.svc.cluster.local"
 	// DeployTokenScope lets the token clone the project and nothing else.
 	DeployTokenScope = "read_repository"
 )
@@ -44,6 +36,13 @@ const (
 	GitRepositoryAPIVersion = "source.toolkit.fluxcd.io/v1"
 	KustomizationAPIVersion = "kustomize.toolkit.fluxcd.io/v1"
 )
+
+// FluxWebhookReceiverURL is the flux chart's webhook-receiver Service in
+// Flux's namespace, where agentk sends push notifications (agent config key
+// flux.webhook_receiver_url; in flux-system it is GitLab's documented default).
+func FluxWebhookReceiverURL(fluxNamespace string) string {
+	return "http://webhook-receiver." + fluxNamespace + ".svc.cluster.local"
+}
 
 // FluxSync describes the demo's Flux objects; GitRepositorySpec and
 // KustomizationSpec turn it into the objects' specs. The component and the
@@ -57,8 +56,21 @@ type FluxSync struct {
 	Namespace string
 	// DemoNamespace is where the applied objects are (gitops-demo).
 	DemoNamespace string
-	// Interval and Timeout are Go durations (gitops:interval, gitops:timeout).
-	Interval, Timeout string
+	// Interval and Timeout are gitops:interval and gitops:timeout.
+	Interval, Timeout time.Duration
+}
+
+// fluxDuration writes d as Flux's specs take it, without the zero units Go
+// adds ("1m", not "1m0s"), so a value reads as the user wrote it.
+func fluxDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }
 
 // GitRepositorySpec is the GitRepository's spec: the branch, polled every
@@ -67,7 +79,7 @@ func (s FluxSync) GitRepositorySpec() map[string]any {
 	return map[string]any{
 		"url":       s.URL,
 		"ref":       map[string]any{"branch": s.Branch},
-		"interval":  s.Interval,
+		"interval":  fluxDuration(s.Interval),
 		"timeout":   "60s",
 		"secretRef": map[string]any{"name": DemoAuthSecret},
 	}
@@ -80,9 +92,9 @@ func (s FluxSync) GitRepositorySpec() map[string]any {
 // "Wait"), so the spec lists no healthChecks.
 func (s FluxSync) KustomizationSpec() map[string]any {
 	return map[string]any{
-		"interval":      s.Interval,
+		"interval":      fluxDuration(s.Interval),
 		"retryInterval": "30s",
-		"timeout":       s.Timeout,
+		"timeout":       fluxDuration(s.Timeout),
 		"path":          "./" + DemoRepoDir,
 		"prune":         true,
 		"wait":          true,

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/gitlab-kapsule/gitlab-kapsule/internal/mockcloud"
 	"github.com/pulumi/pulumi-gitlab/sdk/v6/go/gitlab"
@@ -246,14 +247,21 @@ func TestGitOpsDemoRequiresItsInputs(t *testing.T) {
 
 	_, err = runDemo(t, func(a *GitOpsDemoArgs) { a.CACert = nil })
 	require.ErrorContains(t, err, "CACert is missing")
-	_, err = runDemo(t, func(a *GitOpsDemoArgs) { a.Timeout = "five minutes" })
-	require.ErrorContains(t, err, `Timeout "five minutes" is not a Go duration`)
+	_, err = runDemo(t, func(a *GitOpsDemoArgs) { a.Timeout = -5 * time.Minute })
+	require.ErrorContains(t, err, "Timeout -5m0s must be positive")
 }
 
 func TestFluxSyncRendersCurrentAPIs(t *testing.T) {
 	t.Parallel()
-	objs := FluxSync{URL: "https://10.0.0.10/root/p.git", Branch: "main", Namespace: "flux-system", DemoNamespace: "gitops-demo", Interval: "1m", Timeout: "5m"}.Objects()
+	objs := FluxSync{URL: "https://10.0.0.10/root/p.git", Branch: "main", Namespace: "flux-system", DemoNamespace: "gitops-demo",
+		Interval: time.Minute, Timeout: 90 * time.Second}.Objects()
 	require.Len(t, objs, 2)
+	// Flux's specs get the durations as a person writes them.
+	assert.Equal(t, "1m", objs[0]["spec"].(map[string]any)["interval"])
+	assert.Equal(t, "1m30s", objs[1]["spec"].(map[string]any)["timeout"])
+	for d, want := range map[time.Duration]string{time.Hour: "1h", 2*time.Hour + 30*time.Minute: "2h30m", 10 * time.Second: "10s", 25 * time.Hour: "25h"} {
+		assert.Equal(t, want, fluxDuration(d))
+	}
 	assert.Equal(t, "source.toolkit.fluxcd.io/v1", objs[0]["apiVersion"])
 	assert.Equal(t, "kustomize.toolkit.fluxcd.io/v1", objs[1]["apiVersion"])
 	assert.Equal(t, "https://10.0.0.10/root/p.git", DemoCloneURL("https://10.0.0.10/", "root/p"))

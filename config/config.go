@@ -1,5 +1,7 @@
 package config
 
+import "time"
+
 // Config is the whole stack configuration, grouped by the component it feeds.
 // Each group is its own Pulumi config namespace: `network:cidr`,
 // `gitlabHost:instanceType`, `kapsule:version`. Region and zone use the
@@ -137,8 +139,8 @@ func Defaults() Config {
 		GitOps: GitOps{
 			Enabled:          true,
 			FluxChartVersion: "2.17.0",
-			Interval:         "1m",
-			Timeout:          "5m",
+			Interval:         time.Minute,
+			Timeout:          5 * time.Minute,
 		},
 	}
 }

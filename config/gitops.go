@@ -23,12 +23,21 @@ type GitOps struct {
 	// (gitops:fluxChartVersion).
 	FluxChartVersion string
 	// Interval is how often Flux polls GitLab and reapplies the manifests
-	// when no push notification arrives (gitops:interval), a Go duration.
-	Interval string
+	// when no push notification arrives (gitops:interval).
+	Interval time.Duration
 	// Timeout bounds one apply and its health check, and `up`'s wait for the
-	// demo to be Ready (gitops:timeout), a Go duration.
-	Timeout string
+	// demo to be Ready (gitops:timeout).
+	Timeout time.Duration
 }
+
+// Ranges of the GitOps durations: Flux polls at most every 10 s and at least
+// daily; an apply gets from 30 s to an hour.
+const (
+	minInterval = 10 * time.Second
+	maxInterval = 24 * time.Hour
+	minTimeout  = 30 * time.Second
+	maxTimeout  = time.Hour
+)
 
 // checkGitOps checks the gitops group and its agreement with the agent's.
 func (c *Config) checkGitOps(p *problems) {
@@ -39,17 +48,14 @@ func (c *Config) checkGitOps(p *problems) {
 	if !chartVersion.MatchString(g.FluxChartVersion) {
 		p.add("gitops:fluxChartVersion %q must be a pinned flux2 chart version such as %q (`helm search repo fluxcd-community/flux2 --versions`)", g.FluxChartVersion, Defaults().GitOps.FluxChartVersion)
 	}
-	duration := func(key, v string, min, max time.Duration) {
-		d, err := time.ParseDuration(v)
-		switch {
-		case err != nil:
-			p.add("gitops:%s %q is not a duration: write it like \"1m\" or \"90s\"", key, v)
-		case d < min || d > max:
-			p.add("gitops:%s %q must be from %s to %s", key, v, min, max)
+	// A value that does not read as a duration is the reader's finding.
+	inRange := func(key string, d, min, max time.Duration) {
+		if p.read("gitops:"+key) && (d < min || d > max) {
+			p.add("gitops:%s %q must be from %s to %s", key, d, min, max)
 		}
 	}
-	duration("interval", g.Interval, 10*time.Second, 24*time.Hour)
-	duration("timeout", g.Timeout, 30*time.Second, time.Hour)
+	inRange("interval", g.Interval, minInterval, maxInterval)
+	inRange("timeout", g.Timeout, minTimeout, maxTimeout)
 	if p.read("agent:namespaces") && !slices.Contains(c.Agent.Namespaces, GitOpsDemoNamespace) {
 		p.add("gitops:enabled is true but agent:namespaces does not list %q, where the demo runs: add it, or set gitops:enabled to false", GitOpsDemoNamespace)
 	}

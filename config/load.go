@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	pconfig "github.com/pulumi/pulumi/sdk/v3/go/pulumi/config"
@@ -56,8 +57,11 @@ func Load(ctx *pulumi.Context) (*Config, error) {
 
 	r.boolean("gitops", "enabled", &c.GitOps.Enabled)
 	r.str("gitops", "fluxChartVersion", &c.GitOps.FluxChartVersion)
-	r.str("gitops", "interval", &c.GitOps.Interval)
-	r.str("gitops", "timeout", &c.GitOps.Timeout)
+	// The durations are judged only when the demo is on: off, its keys
+	// may keep whatever they held.
+	judgeGitOps := c.GitOps.Enabled && !r.unread["gitops:enabled"]
+	r.duration("gitops", "interval", judgeGitOps, &c.GitOps.Interval)
+	r.duration("gitops", "timeout", judgeGitOps, &c.GitOps.Timeout)
 
 	errs := checkKeys(r.known, configuredKeys(ctx), ctx.Project())
 	errs = append(errs, r.errs...)
@@ -158,6 +162,24 @@ func (r *reader) boolean(ns, key string, dst *bool) {
 		return
 	}
 	*dst = v
+}
+
+// duration reads a Go duration such as "1m" or "90s". A value that does not
+// parse is reported only when judge is set; either way its checks are skipped.
+func (r *reader) duration(ns, key string, judge bool, dst *time.Duration) {
+	v, ok := r.get(ns, key)
+	if !ok || strings.TrimSpace(v) == "" {
+		return
+	}
+	d, err := time.ParseDuration(strings.TrimSpace(v))
+	if err != nil {
+		r.unread[ns+":"+key] = true
+		if judge {
+			r.errs = append(r.errs, fmt.Errorf("%s:%s %q is not a duration: write it like \"1m\" or \"90s\"", ns, key, v))
+		}
+		return
+	}
+	*dst = d
 }
 
 // list reads a list of strings; example is an item for the fix.

@@ -23,7 +23,7 @@ const (
 )
 
 // agentProgram runs the Agent's cluster side exactly as the component does
-// (components.NewAgentClusterAccess), with a Kubernetes provider fed a
+// (components.DeclareAgentClusterAccess), with a Kubernetes provider fed a
 // secret kubeconfig as Kapsule's output feeds it. Only the Helm release is
 // left out: it needs the chart, which cannot be downloaded here.
 func agentProgram(kubeconfig []byte) pulumi.RunFunc {
@@ -34,7 +34,7 @@ func agentProgram(kubeconfig []byte) pulumi.RunFunc {
 		if err != nil {
 			return err
 		}
-		_, err = components.NewAgentClusterAccess(ctx, "agent", &components.AgentClusterAccessArgs{
+		_, err = components.DeclareAgentClusterAccess(ctx, "agent", &components.AgentClusterAccessArgs{
 			AgentNamespace: agentNS,
 			Namespaces:     []string{targetNS},
 			ClusterAdmin:   config.GetBool(ctx, "agent:clusterAdmin"),

@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/gitlab-kapsule/gitlab-kapsule/components"
+	stackconfig "github.com/gitlab-kapsule/gitlab-kapsule/config"
 	"github.com/gitlab-kapsule/gitlab-kapsule/tests/harness"
 )
 
@@ -35,13 +36,17 @@ var fluxKinds = []schema.GroupVersionKind{
 }
 
 // fluxProgram runs the GitOps demo's cluster side exactly as the component
-// does (components.NewFluxSync), after the namespace that the Flux release
+// does (components.DeclareFluxSync), after the namespace that the Flux release
 // creates in production. Config gitops:interval changes the objects in place.
 func fluxProgram(kubeconfig []byte) pulumi.RunFunc {
 	return func(ctx *pulumi.Context) error {
-		interval := config.Get(ctx, "gitops:interval")
-		if interval == "" {
-			interval = "1m"
+		interval := time.Minute
+		if v := config.Get(ctx, "gitops:interval"); v != "" {
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				return err
+			}
+			interval = d
 		}
 		prov, err := kubernetes.NewProvider(ctx, "kapsule", &kubernetes.ProviderArgs{
 			Kubeconfig: pulumi.ToSecret(pulumi.String(string(kubeconfig))).(pulumi.StringOutput),
@@ -55,11 +60,11 @@ func fluxProgram(kubeconfig []byte) pulumi.RunFunc {
 		if err != nil {
 			return err
 		}
-		_, err = components.NewFluxSync(ctx, "gitops", &components.FluxSyncArgs{
+		_, err = components.DeclareFluxSync(ctx, "gitops", &components.FluxSyncArgs{
 			FluxNamespace: fluxTestNS,
-			DemoNamespace: components.DefaultDemoNamespace,
+			DemoNamespace: stackconfig.GitOpsDemoNamespace,
 			Interval:      interval,
-			Timeout:       "1m",
+			Timeout:       time.Minute,
 			CloneURL:      pulumi.String(components.DemoCloneURL("https://10.0.0.10", "root/kubernetes-agent")),
 			Branch:        pulumi.String("main"),
 			Username:      pulumi.String("flux-gitops-demo"),

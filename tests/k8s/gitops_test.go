@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -17,14 +18,15 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/gitlab-kapsule/gitlab-kapsule/components"
+	"github.com/gitlab-kapsule/gitlab-kapsule/config"
 	"github.com/gitlab-kapsule/gitlab-kapsule/manifests"
 	"github.com/gitlab-kapsule/gitlab-kapsule/tests/harness"
 )
 
 // The namespaces of these tests: the real names, which no other test uses.
 const (
-	fluxNS = components.DefaultFluxNamespace
-	demoNS = components.DefaultDemoNamespace
+	fluxNS = config.FluxNamespace
+	demoNS = config.GitOpsDemoNamespace
 )
 
 // Labels kustomize-controller puts on what it applies; pruning finds the
@@ -78,7 +80,7 @@ func demoObjects(t *testing.T) []*unstructured.Unstructured {
 func demoSync() components.FluxSync {
 	return components.FluxSync{
 		URL: "https://10.0.0.10/root/kubernetes-agent.git", Branch: "main",
-		Namespace: fluxNS, DemoNamespace: demoNS, Interval: "1m", Timeout: "5m",
+		Namespace: fluxNS, DemoNamespace: demoNS, Interval: time.Minute, Timeout: 5 * time.Minute,
 	}
 }
 
