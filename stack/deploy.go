@@ -13,16 +13,15 @@ func Deploy(ctx *pulumi.Context) error {
 	if err != nil {
 		return err
 	}
-	for name, value := range outputs {
-		ctx.Export(name, value)
-	}
+	outputs.export(ctx)
 	return nil
 }
 
 // Build declares Network, then GitLabHost and Kapsule side by side on it,
-// then the Agent that joins them and the GitOps demo that uses it, and returns the stack outputs by name. Nothing is created when the
-// configuration is invalid.
-func Build(ctx *pulumi.Context) (pulumi.Map, error) {
+// then the Agent that joins them and the GitOps demo that uses it, and
+// returns the stack outputs. Nothing is created when the configuration is
+// invalid.
+func Build(ctx *pulumi.Context) (Outputs, error) {
 	cfg, err := config.Load(ctx)
 	if err != nil {
 		return nil, err
@@ -62,11 +61,13 @@ func Build(ctx *pulumi.Context) (pulumi.Map, error) {
 		return nil, err
 	}
 	if len(cfg.Network.AllowedIPRanges) == 1 && cfg.Network.AllowedIPRanges[0] == "0.0.0.0/0" {
-		_ = ctx.Log.Warn("network:allowedIpRanges admits the whole internet to the SSH bastion (key authentication only): set it to your operators' and this program's ranges", &pulumi.LogArgs{Resource: net})
+		_ = ctx.Log.Warn("network:allowedIpRanges admits the whole internet to the SSH bastion (key authentication only): "+
+			"set it to your operators' and this program's ranges", &pulumi.LogArgs{Resource: net})
 	}
 
 	if !cfg.GitLab.TLS {
-		_ = ctx.Log.Warn("gitlabHost:tls is false: GitLab's web UI, API and KAS speak plain http:// and grpc:// on the private network, tokens included", nil)
+		_ = ctx.Log.Warn("gitlabHost:tls is false: GitLab's web UI, API and KAS speak plain http:// and grpc:// "+
+			"on the private network, tokens included", nil)
 	}
 	var rootPassword pulumi.StringInput
 	if cfg.GitLab.RootPassword != "" {
@@ -142,6 +143,7 @@ func Build(ctx *pulumi.Context) (pulumi.Map, error) {
 		ImageTag:             cfg.Agent.ImageTag,
 		TunnelPort:           cfg.Agent.TunnelPort,
 		AgentNamespace:       config.AgentNamespace,
+		FluxNamespace:        config.FluxNamespace,
 		TLS:                  cfg.GitLab.TLS,
 		GitLabURL:            gitlab.URL,
 		PrivateIP:            gitlab.PrivateIP,
@@ -159,25 +161,23 @@ func Build(ctx *pulumi.Context) (pulumi.Map, error) {
 		return nil, err
 	}
 
-	outputs := pulumi.Map{
-		"agentName":             agent.AgentName,
-		"agentId":               agent.AgentID,
-		"agentConfigProjectUrl": agent.ConfigProjectURL,
-		"agentKubeContext":      agent.KubeContext,
-		"agentConnectedAt":      agent.ConnectedAt,
-		"gitlabUrl":             gitlab.URL,
-		"gitlabPrivateIp":       gitlab.PrivateIP,
-		"gitlabInternalDnsName": gitlab.InternalDNSName,
-		"gitlabRootPassword":    gitlab.RootPassword,
-		"kasAddress":            gitlab.KASAddress,
-		"gitlabCaCert":          gitlab.CACert,
-		"bastion":               net.Bastion,
-		"gatewayIp":             net.GatewayIP,
-		"privateNetworkId":      net.PrivateNetworkID,
-		"sshCommand":            gitlab.SSHCommand,
-		"kapsuleClusterId":      kapsule.ClusterID,
-		"kapsuleApiServerUrl":   kapsule.APIServerURL,
-		"kubeconfig":            kapsule.Kubeconfig,
+	outputs := Outputs{
+		AgentName:             agent.AgentName,
+		AgentID:               agent.AgentID,
+		AgentConfigProjectURL: agent.ConfigProjectURL,
+		AgentKubeContext:      agent.KubeContext,
+		AgentConnectedAt:      agent.ConnectedAt,
+		GitLabURL:             gitlab.URL,
+		GitLabPrivateIP:       gitlab.PrivateIP,
+		GitLabRootPassword:    gitlab.RootPassword,
+		KASAddress:            gitlab.KASAddress,
+		GitLabCACert:          gitlab.CACert,
+		Bastion:               net.Bastion,
+		PrivateNetworkID:      net.PrivateNetworkID,
+		SSHCommand:            gitlab.SSHCommand,
+		KapsuleClusterID:      kapsule.ClusterID,
+		KapsuleAPIServerURL:   kapsule.APIServerURL,
+		Kubeconfig:            kapsule.Kubeconfig,
 	}
 
 	// The GitOps demo: nginx synced by Flux from the agent's configuration
@@ -201,9 +201,9 @@ func Build(ctx *pulumi.Context) (pulumi.Map, error) {
 		if err != nil {
 			return nil, err
 		}
-		outputs["demoNamespace"] = demo.Namespace
-		outputs["demoCheckCommand"] = demo.CheckCommand
-		outputs["demoManifestsUrl"] = demo.ManifestsURL
+		outputs[DemoNamespace] = demo.Namespace
+		outputs[DemoCheckCommand] = demo.CheckCommand
+		outputs[DemoManifestsURL] = demo.ManifestsURL
 	}
 	return outputs, nil
 }

@@ -52,7 +52,7 @@ func run(t *testing.T, config map[string]string) (result, error) {
 				return fmt.Errorf("await %s: %w", name, err)
 			}
 			mu.Lock()
-			outputs[name] = r
+			outputs[string(name)] = r
 			mu.Unlock()
 		}
 		return nil

@@ -43,7 +43,8 @@ func PreflightWanted(ctx *pulumi.Context) bool {
 const PreflightEnv = "GLK_PREFLIGHT"
 
 // PreflightSkipped is the notice when the preflight cannot ask Scaleway.
-const PreflightSkipped = "preflight skipped (it needs Scaleway credentials and the live API): the Kapsule version, node and instance types, image and the project's SSH keys were not checked against Scaleway"
+const PreflightSkipped = "preflight skipped (it needs Scaleway credentials and the live API): the Kapsule version, " +
+	"node and instance types, image and the project's SSH keys were not checked against Scaleway"
 
 // runPreflight asks Scaleway, before any resource is registered, what only
 // it knows (see package preflight). ok is false when it was skipped.

@@ -13,6 +13,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
 
 	"github.com/gitlab-kapsule/gitlab-kapsule/deploy"
+	"github.com/gitlab-kapsule/gitlab-kapsule/stack"
 )
 
 // secretMask stands for a secret value that was not asked for.
@@ -120,8 +121,8 @@ func sortedKeys(m auto.OutputMap) []string {
 }
 
 // stringOutput returns a string output, or an error naming it.
-func stringOutput(outs auto.OutputMap, name string) (string, error) {
-	v, ok := outs[name]
+func stringOutput(outs auto.OutputMap, name stack.Output) (string, error) {
+	v, ok := outs[string(name)]
 	if !ok {
 		return "", fmt.Errorf("%w: the stack has no %s output: run up (with this version of the program) first", errMissing, name)
 	}

@@ -9,6 +9,8 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+
+	"github.com/gitlab-kapsule/gitlab-kapsule/stack"
 )
 
 func cmdSSH(ctx context.Context, o *options, args []string, stdout, stderr io.Writer) error {
@@ -23,7 +25,7 @@ func cmdSSH(ctx context.Context, o *options, args []string, stdout, stderr io.Wr
 	if err != nil {
 		return err
 	}
-	line, err := stringOutput(outs, "sshCommand")
+	line, err := stringOutput(outs, stack.SSHCommand)
 	if err != nil {
 		return err
 	}

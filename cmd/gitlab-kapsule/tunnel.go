@@ -15,6 +15,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
 
 	"github.com/gitlab-kapsule/gitlab-kapsule/internal/tunnel"
+	"github.com/gitlab-kapsule/gitlab-kapsule/stack"
 )
 
 // tunnelFlags are the tunnel command's flags.
@@ -86,7 +87,7 @@ func serveTunnel(ctx context.Context, outs auto.OutputMap, f tunnelFlags, stdout
 
 // bastionFromOutputs splits the bastion output "user@host:port".
 func bastionFromOutputs(outs auto.OutputMap) (user, addr string, err error) {
-	b, err := stringOutput(outs, "bastion")
+	b, err := stringOutput(outs, stack.Bastion)
 	if err != nil {
 		return "", "", err
 	}
@@ -103,7 +104,7 @@ func bastionFromOutputs(outs auto.OutputMap) (user, addr string, err error) {
 // gitlabWebTarget is GitLab's private "host:port" and scheme, from gitlabUrl
 // (or gitlabPrivateIp with HTTPS).
 func gitlabWebTarget(outs auto.OutputMap) (target, scheme string, err error) {
-	if raw, err := stringOutput(outs, "gitlabUrl"); err == nil {
+	if raw, err := stringOutput(outs, stack.GitLabURL); err == nil {
 		u, err := url.Parse(raw)
 		if err != nil || u.Hostname() == "" {
 			return "", "", fmt.Errorf("the gitlabUrl output %q is not a URL", raw)
@@ -114,7 +115,7 @@ func gitlabWebTarget(outs auto.OutputMap) (target, scheme string, err error) {
 		}
 		return net.JoinHostPort(u.Hostname(), port), u.Scheme, nil
 	}
-	ip, err := stringOutput(outs, "gitlabPrivateIp")
+	ip, err := stringOutput(outs, stack.GitLabPrivateIP)
 	if err != nil {
 		return "", "", err
 	}

@@ -17,6 +17,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/gitlab-kapsule/gitlab-kapsule/stack"
 )
 
 // probeImage runs the Pod's probes: pinned, for its nc.
@@ -110,8 +112,8 @@ func (v *verifier) verify(ctx context.Context, outs auto.OutputMap) []check {
 // agentCheck reads the agent's connection from the outputs.
 func (v *verifier) agentCheck(outs auto.OutputMap) check {
 	c := check{name: "GitLab agent connected"}
-	name, _ := outs["agentName"].Value.(string)
-	at, _ := outs["agentConnectedAt"].Value.(string)
+	name, _ := outs[string(stack.AgentName)].Value.(string)
+	at, _ := outs[string(stack.AgentConnectedAt)].Value.(string)
 	switch {
 	case at != "":
 		c.status, c.reason = "PASS", fmt.Sprintf("agent %q connected at %s (as GitLab reported during up)", name, at)
@@ -133,7 +135,7 @@ func (v *verifier) podChecks(ctx context.Context, outs auto.OutputMap) []check {
 		kas.status, kas.reason = status, reason
 		return []check{https, kas}
 	}
-	kc, _ := outs["kubeconfig"].Value.(string)
+	kc, _ := outs[string(stack.Kubeconfig)].Value.(string)
 	if kc == "" {
 		return fail("N/A", "the stack has no kubeconfig output yet: run up")
 	}
@@ -227,7 +229,7 @@ func (v *verifier) runProbePod(ctx context.Context, client kubernetes.Interface,
 
 // kasTarget is KAS's "host:port" from the kasAddress output (grpcs://IP:8150).
 func kasTarget(outs auto.OutputMap) (string, error) {
-	raw, err := stringOutput(outs, "kasAddress")
+	raw, err := stringOutput(outs, stack.KASAddress)
 	if err != nil {
 		return "", err
 	}
@@ -249,12 +251,12 @@ var httpCode = regexp.MustCompile(`\b([1-5]\d\d)\b`)
 // token for more).
 func (v *verifier) hostToAPICheck(ctx context.Context, outs auto.OutputMap) check {
 	c := check{name: "GitLab host reaches the Kapsule API"}
-	sshLine, err := stringOutput(outs, "sshCommand")
+	sshLine, err := stringOutput(outs, stack.SSHCommand)
 	if err != nil {
 		c.status, c.reason = "N/A", err.Error()
 		return c
 	}
-	api, err := stringOutput(outs, "kapsuleApiServerUrl")
+	api, err := stringOutput(outs, stack.KapsuleAPIServerURL)
 	if err != nil {
 		c.status, c.reason = "N/A", err.Error()
 		return c

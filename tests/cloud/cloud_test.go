@@ -81,12 +81,12 @@ func TestScaleway(t *testing.T) {
 	})
 
 	res := harness.Up(t, s)
-	for _, key := range []string{"gitlabUrl", "gitlabPrivateIp", "kasAddress", "bastion", "sshCommand", "kubeconfig"} {
-		if v, ok := res.Outputs[key]; !ok || v.Value == nil || v.Value == "" {
+	for _, key := range []stack.Output{stack.GitLabURL, stack.GitLabPrivateIP, stack.KASAddress, stack.Bastion, stack.SSHCommand, stack.Kubeconfig} {
+		if v, ok := res.Outputs[string(key)]; !ok || v.Value == nil || v.Value == "" {
 			t.Errorf("stack output %s is missing", key)
 		}
 	}
-	kubeconfig, _ := res.Outputs["kubeconfig"].Value.(string)
+	kubeconfig, _ := res.Outputs[string(stack.Kubeconfig)].Value.(string)
 	if kubeconfig == "" {
 		t.Fatal("no kubeconfig output: cannot check the cluster")
 	}

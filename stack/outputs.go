@@ -1,0 +1,71 @@
+package stack
+
+import (
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// Output names one stack output. The program exports every output under
+// its constant here and whoever reads the stack (the gitlab-kapsule command,
+// CI, an embedder) looks it up by the same constant: a renamed output is a
+// compile error, not an empty value at run time.
+type Output string
+
+// The stack's outputs; README "Outputs" says what each holds. 🔒 marks secrets.
+const (
+	// GitLabURL is GitLab on its private address, known once GitLab answers.
+	GitLabURL Output = "gitlabUrl"
+	// GitLabPrivateIP is the GitLab host's reserved private address.
+	GitLabPrivateIP Output = "gitlabPrivateIp"
+	// GitLabCACert is the private CA (PEM) that signs GitLab's certificate.
+	GitLabCACert Output = "gitlabCaCert"
+	// GitLabRootPassword is GitLab's root password. 🔒
+	GitLabRootPassword Output = "gitlabRootPassword"
+	// KASAddress is where agentk connects, e.g. grpcs://10.0.0.10:8150.
+	KASAddress Output = "kasAddress"
+	// Bastion is the jump host, bastion@IP:PORT.
+	Bastion Output = "bastion"
+	// SSHCommand opens a shell on the GitLab host through the bastion.
+	SSHCommand Output = "sshCommand"
+	// PrivateNetworkID is the private network, for resources added beside the stack.
+	PrivateNetworkID Output = "privateNetworkId"
+	// KapsuleClusterID is the cluster's Scaleway id.
+	KapsuleClusterID Output = "kapsuleClusterId"
+	// KapsuleAPIServerURL is the cluster's Kubernetes API.
+	KapsuleAPIServerURL Output = "kapsuleApiServerUrl"
+	// Kubeconfig is the cluster's admin kubeconfig. 🔒
+	Kubeconfig Output = "kubeconfig"
+	// AgentName is the agent's name, known once GitLab lists it as connected.
+	AgentName Output = "agentName"
+	// AgentID is the agent's id in GitLab's API.
+	AgentID Output = "agentId"
+	// AgentConnectedAt is when GitLab first listed the agent's connection.
+	AgentConnectedAt Output = "agentConnectedAt"
+	// AgentConfigProjectURL is the agent's configuration project.
+	AgentConfigProjectURL Output = "agentConfigProjectUrl"
+	// AgentKubeContext is the context the project's CI jobs use, "<project>:<agent>".
+	AgentKubeContext Output = "agentKubeContext"
+	// DemoNamespace is the GitOps demo's namespace, known once Flux applied it (gitops:enabled).
+	DemoNamespace Output = "demoNamespace"
+	// DemoCheckCommand shows the demo's objects (gitops:enabled).
+	DemoCheckCommand Output = "demoCheckCommand"
+	// DemoManifestsURL is where to edit the demo in GitLab (gitops:enabled).
+	DemoManifestsURL Output = "demoManifestsUrl"
+)
+
+// Outputs are the stack's outputs by name, as Build returns them.
+type Outputs map[Output]pulumi.Input
+
+// AllOutputs lists every output the program may export, in README order.
+var AllOutputs = []Output{
+	GitLabURL, GitLabCACert, GitLabPrivateIP, GitLabRootPassword, KASAddress, Bastion, SSHCommand,
+	Kubeconfig, KapsuleClusterID, KapsuleAPIServerURL, PrivateNetworkID,
+	AgentName, AgentID, AgentConnectedAt, DemoNamespace, DemoCheckCommand, DemoManifestsURL,
+	AgentConfigProjectURL, AgentKubeContext,
+}
+
+// export exports every output under its name.
+func (o Outputs) export(ctx *pulumi.Context) {
+	for name, value := range o {
+		ctx.Export(string(name), value)
+	}
+}
