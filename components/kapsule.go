@@ -2,12 +2,26 @@ package components
 
 import (
 	"fmt"
+	"net/netip"
 	"strings"
 
+	"github.com/gitlab-kapsule/gitlab-kapsule/config"
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	scwk8s "github.com/pulumiverse/pulumi-scaleway/sdk/go/scaleway/kubernetes"
 )
+
+// KapsuleReservedRanges are the ranges a Kapsule cluster keeps for its
+// services and pods: Kapsule's defaults, fixed when the cluster is created
+// and left alone by this component (FACTS.md "Private network subnets": pods
+// 100.64.0.0/15, services 10.32.0.0/20, as a recorded API run in
+// terraform-provider-scaleway k8s testdata shows). A private network that
+// overlaps them breaks routing in the cluster, so the configuration is
+// checked against them before anything is created.
+var KapsuleReservedRanges = []config.ReservedRange{
+	{Name: "Kapsule's service range", Prefix: netip.MustParsePrefix("10.32.0.0/20")},
+	{Name: "Kapsule's pod range", Prefix: netip.MustParsePrefix("100.64.0.0/15")},
+}
 
 // KapsuleArgs configures a Kapsule cluster.
 type KapsuleArgs struct {

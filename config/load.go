@@ -20,7 +20,10 @@ import (
 // at once: keys the program does not know, values that do not read as their
 // type, and values that read but are wrong (unreadable keys skip the checks
 // that would judge their defaults instead).
-func Load(ctx *pulumi.Context) (*Config, error) {
+//
+// reserved are the ranges network:cidr must leave alone, declared by the
+// components that own them (components.KapsuleReservedRanges).
+func Load(ctx *pulumi.Context, reserved ...ReservedRange) (*Config, error) {
 	c := Defaults()
 	c.Prefix = Prefix(ctx.Stack())
 	r := reader{ctx: ctx, known: map[string]bool{}, unread: map[string]bool{}}
@@ -66,7 +69,7 @@ func Load(ctx *pulumi.Context) (*Config, error) {
 	errs := checkKeys(r.known, configuredKeys(ctx), ctx.Project())
 	errs = append(errs, r.errs...)
 	c.derive()
-	errs = append(errs, c.problems(r.unread)...)
+	errs = append(errs, c.problems(r.unread, reserved)...)
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("configuration of stack %q:\n%w", ctx.Stack(), err)
 	}

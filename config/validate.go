@@ -86,11 +86,7 @@ var (
 	// full version ("1.36.1": pinned, auto-upgrade off).
 	kapsuleVersion = regexp.MustCompile(`^1\.\d+(\.\d+)?$`)
 	gitLabVersion  = regexp.MustCompile(`^(\d+)\.(\d+)\.(\d+)-(ce|ee)\.(\d+)$`)
-	// kapsuleServices and kapsulePods are Kapsule's default service and pod
-	// ranges: a private network overlapping them breaks routing in the cluster.
-	kapsuleServices = netip.MustParsePrefix("10.32.0.0/20")
-	kapsulePods     = netip.MustParsePrefix("100.64.0.0/15")
-	privateRanges   = []netip.Prefix{
+	privateRanges  = []netip.Prefix{
 		netip.MustParsePrefix("10.0.0.0/8"),
 		netip.MustParsePrefix("172.16.0.0/12"),
 		netip.MustParsePrefix("192.168.0.0/16"),
@@ -104,17 +100,28 @@ var (
 	}
 )
 
+// ReservedRange is a range that something joining the private network keeps
+// for itself, so network:cidr must not overlap it. The component that owns
+// the fact declares it (components.KapsuleReservedRanges) and the program
+// hands it to Load.
+type ReservedRange struct {
+	// Name says whose range it is, e.g. "Kapsule's service range".
+	Name string
+	// Prefix is the range.
+	Prefix netip.Prefix
+}
+
 // Validate checks every value; it reports all problems at once, each naming
 // the key and the fix. It fills in nothing: Load derives the values that
 // follow from others before it validates.
-func (c *Config) Validate() error {
-	return errors.Join(c.problems(nil)...)
+func (c *Config) Validate(reserved ...ReservedRange) error {
+	return errors.Join(c.problems(nil, reserved)...)
 }
 
 // problems are Validate's findings. unread are the keys the reader could not
 // read: their checks are skipped, since the values are only the defaults.
-func (c *Config) problems(unread map[string]bool) []error {
-	p := &problems{unread: unread}
+func (c *Config) problems(unread map[string]bool, reserved []ReservedRange) []error {
+	p := &problems{unread: unread, reserved: reserved}
 	c.checkLocation(p)
 	pn := c.checkNetwork(p)
 	c.checkGitLab(p, pn)
@@ -126,8 +133,9 @@ func (c *Config) problems(unread map[string]bool) []error {
 
 // problems collects the findings of the checks.
 type problems struct {
-	unread map[string]bool
-	errs   []error
+	unread   map[string]bool
+	reserved []ReservedRange
+	errs     []error
 }
 
 func (p *problems) add(format string, a ...any) { p.errs = append(p.errs, fmt.Errorf(format, a...)) }
@@ -150,7 +158,7 @@ func (c *Config) checkLocation(p *problems) {
 // checkNetwork checks the network group and returns the private network's
 // prefix, invalid if network:cidr is wrong.
 func (c *Config) checkNetwork(p *problems) netip.Prefix {
-	pn, err := c.validateCIDR()
+	pn, err := c.validateCIDR(p.reserved)
 	if err != nil {
 		p.errs = append(p.errs, err)
 	}
@@ -172,7 +180,7 @@ func (c *Config) checkNetwork(p *problems) netip.Prefix {
 	return pn
 }
 
-func (c *Config) validateCIDR() (netip.Prefix, error) {
+func (c *Config) validateCIDR(reserved []ReservedRange) (netip.Prefix, error) {
 	pn, err := netip.ParsePrefix(c.Network.CIDR)
 	switch {
 	case err != nil || !pn.Addr().Is4():
@@ -181,10 +189,13 @@ func (c *Config) validateCIDR() (netip.Prefix, error) {
 		return netip.Prefix{}, fmt.Errorf("network:cidr %q has host bits set: use %s", c.Network.CIDR, pn.Masked())
 	case !slices.ContainsFunc(privateRanges, func(r netip.Prefix) bool { return r.Bits() <= pn.Bits() && r.Contains(pn.Addr()) }):
 		return netip.Prefix{}, fmt.Errorf("network:cidr %q is not a private (RFC 1918) range: use one inside 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16", c.Network.CIDR)
-	case pn.Overlaps(kapsuleServices) || pn.Overlaps(kapsulePods):
-		return netip.Prefix{}, fmt.Errorf("network:cidr %q overlaps Kapsule's service range %s or pod range %s: choose another range, such as 10.0.0.0/24", c.Network.CIDR, kapsuleServices, kapsulePods)
 	case pn.Bits() < 16:
 		return netip.Prefix{}, fmt.Errorf("network:cidr %q is larger than a /16: use a smaller range, such as 10.0.0.0/24", c.Network.CIDR)
+	}
+	for _, r := range reserved {
+		if pn.Overlaps(r.Prefix) {
+			return netip.Prefix{}, fmt.Errorf("network:cidr %q overlaps %s %s, which routing in the cluster needs: choose another range, such as 10.0.0.0/24", c.Network.CIDR, r.Name, r.Prefix)
+		}
 	}
 	return pn, nil
 }

@@ -22,7 +22,7 @@ func Deploy(ctx *pulumi.Context) error {
 // returns the stack outputs. Nothing is created when the configuration is
 // invalid.
 func Build(ctx *pulumi.Context) (Outputs, error) {
-	cfg, err := config.Load(ctx)
+	cfg, err := config.Load(ctx, components.KapsuleReservedRanges...)
 	if err != nil {
 		return nil, err
 	}

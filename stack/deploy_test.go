@@ -7,6 +7,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/gitlab-kapsule/gitlab-kapsule/components"
 	"github.com/gitlab-kapsule/gitlab-kapsule/internal/mockcloud"
 	"github.com/gitlab-kapsule/gitlab-kapsule/stack"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
@@ -364,6 +365,16 @@ func TestBadConfigurationCreatesNothing(t *testing.T) {
 		assert.Contains(t, err.Error(), key)
 	}
 	assert.Empty(t, r.cloud.Resources(), "validation runs before any resource")
+}
+
+// The ranges Kapsule keeps are declared by the Kapsule component, and the
+// configuration is judged against them before anything is created.
+func TestNetworkMustLeaveKapsulesRangesAlone(t *testing.T) {
+	t.Parallel()
+	r, err := run(t, map[string]string{"network:cidr": "10.32.0.0/24"})
+	require.ErrorContains(t, err, `network:cidr "10.32.0.0/24" overlaps Kapsule's service range 10.32.0.0/20`)
+	assert.Empty(t, r.cloud.Resources())
+	assert.Len(t, components.KapsuleReservedRanges, 2, "services and pods")
 }
 
 func TestUnreadableConfigurationNamesTheKey(t *testing.T) {
