@@ -26,9 +26,7 @@ type gitLabCertificates struct {
 // private address and internal DNS name, plus 127.0.0.1 and localhost, which
 // is what a tunnel through the bastion presents to a browser or the program.
 func newGitLabCertificates(ctx *pulumi.Context, name, prefix, privateIP string, dnsName pulumi.StringInput, parent pulumi.ResourceOption) (*gitLabCertificates, error) {
-	caKey, err := tls.NewPrivateKey(ctx, name+"-ca-key", &tls.PrivateKeyArgs{
-		Algorithm: pulumi.String("ECDSA"), EcdsaCurve: pulumi.String("P256"),
-	}, parent)
+	caKey, err := newP256Key(ctx, name+"-ca-key", parent)
 	if err != nil {
 		return nil, fmt.Errorf("ca key: %w", err)
 	}
@@ -42,9 +40,7 @@ func newGitLabCertificates(ctx *pulumi.Context, name, prefix, privateIP string, 
 	if err != nil {
 		return nil, fmt.Errorf("ca certificate: %w", err)
 	}
-	key, err := tls.NewPrivateKey(ctx, name+"-tls-key", &tls.PrivateKeyArgs{
-		Algorithm: pulumi.String("ECDSA"), EcdsaCurve: pulumi.String("P256"),
-	}, parent)
+	key, err := newP256Key(ctx, name+"-tls-key", parent)
 	if err != nil {
 		return nil, fmt.Errorf("server key: %w", err)
 	}
@@ -72,4 +68,12 @@ func newGitLabCertificates(ctx *pulumi.Context, name, prefix, privateIP string, 
 		Cert:   cert.CertPem,
 		Key:    pulumi.ToSecret(key.PrivateKeyPem).(pulumi.StringOutput),
 	}, nil
+}
+
+// newP256Key is an ECDSA P-256 key, which every TLS client GitLab meets
+// accepts (browsers, Go's crypto/tls for agentk, Flux and the program).
+func newP256Key(ctx *pulumi.Context, name string, parent pulumi.ResourceOption) (*tls.PrivateKey, error) {
+	return tls.NewPrivateKey(ctx, name, &tls.PrivateKeyArgs{
+		Algorithm: pulumi.String("ECDSA"), EcdsaCurve: pulumi.String("P256"),
+	}, parent)
 }

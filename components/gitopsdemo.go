@@ -275,23 +275,27 @@ func DeclareFluxSync(ctx *pulumi.Context, name string, args *FluxSyncArgs, opts 
 			},
 		}
 	}
-	repo, err := apiextensions.NewCustomResource(ctx, name+"-source", &apiextensions.CustomResourceArgs{
-		ApiVersion:  pulumi.String(GitRepositoryAPIVersion),
-		Kind:        pulumi.String("GitRepository"),
-		Metadata:    awaitMeta(),
-		OtherFields: kubernetes.UntypedArgs{"spec": spec(FluxSync.GitRepositorySpec)},
-	}, append(after, pulumi.DependsOn([]pulumi.Resource{secret}))...)
-	if err != nil {
-		return nil, fmt.Errorf("gitops demo %q: git repository: %w", name, err)
+	// Each Flux object waits for the one it reads: the source for its
+	// Secret, the Kustomization for its source.
+	declare := func(suffix, apiVersion, kind string, specOf func(FluxSync) map[string]any, reads pulumi.Resource) (*apiextensions.CustomResource, error) {
+		cr, err := apiextensions.NewCustomResource(ctx, name+suffix, &apiextensions.CustomResourceArgs{
+			ApiVersion:  pulumi.String(apiVersion),
+			Kind:        pulumi.String(kind),
+			Metadata:    awaitMeta(),
+			OtherFields: kubernetes.UntypedArgs{"spec": spec(specOf)},
+		}, append(after, pulumi.DependsOn([]pulumi.Resource{reads}))...)
+		if err != nil {
+			return nil, fmt.Errorf("gitops demo %q: %s: %w", name, kind, err)
+		}
+		return cr, nil
 	}
-	kustomization, err := apiextensions.NewCustomResource(ctx, name+"-sync", &apiextensions.CustomResourceArgs{
-		ApiVersion:  pulumi.String(KustomizationAPIVersion),
-		Kind:        pulumi.String("Kustomization"),
-		Metadata:    awaitMeta(),
-		OtherFields: kubernetes.UntypedArgs{"spec": spec(FluxSync.KustomizationSpec)},
-	}, append(after, pulumi.DependsOn([]pulumi.Resource{repo}))...)
+	repo, err := declare("-source", GitRepositoryAPIVersion, "GitRepository", FluxSync.GitRepositorySpec, secret)
 	if err != nil {
-		return nil, fmt.Errorf("gitops demo %q: kustomization: %w", name, err)
+		return nil, err
+	}
+	kustomization, err := declare("-sync", KustomizationAPIVersion, "Kustomization", FluxSync.KustomizationSpec, repo)
+	if err != nil {
+		return nil, err
 	}
 	return &FluxSyncResources{Secret: secret, GitRepository: repo, Kustomization: kustomization}, nil
 }

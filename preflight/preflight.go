@@ -88,47 +88,45 @@ func Check(ctx context.Context, api API, in Input) (Result, error) {
 		keys        []*iam.SSHKey
 		fetchErrs   [5]error
 	)
-	if in.KapsuleVersion != "" {
+	// fetch asks one question in parallel with the others; its error says what was asked.
+	fetch := func(i int, what string, ask func() error) {
 		wg.Go(func() {
-			versions, fetchErrs[0] = api.KapsuleVersions(ctx, in.Region)
-			if fetchErrs[0] != nil {
-				fetchErrs[0] = apiError(fmt.Sprintf("listing the Kapsule versions of %s (scaleway:region)", in.Region), fetchErrs[0])
+			if err := ask(); err != nil {
+				fetchErrs[i] = apiError(what, err)
 			}
 		})
+	}
+	if in.KapsuleVersion != "" {
+		fetch(0, fmt.Sprintf("listing the Kapsule versions of %s (scaleway:region)", in.Region), func() (err error) {
+			versions, err = api.KapsuleVersions(ctx, in.Region)
+			return err
+		})
 		if in.KapsuleClusterName != "" {
-			wg.Go(func() {
-				clusters, fetchErrs[1] = api.KapsuleClusters(ctx, in.Region, project, in.KapsuleClusterName)
-				if fetchErrs[1] != nil {
-					fetchErrs[1] = apiError(fmt.Sprintf("looking for Kapsule cluster %q in %s", in.KapsuleClusterName, in.Region), fetchErrs[1])
-				}
+			fetch(1, fmt.Sprintf("looking for Kapsule cluster %q in %s", in.KapsuleClusterName, in.Region), func() (err error) {
+				clusters, err = api.KapsuleClusters(ctx, in.Region, project, in.KapsuleClusterName)
+				return err
 			})
 		}
 	}
 	if in.NodeType != "" || in.InstanceType != "" {
-		wg.Go(func() {
-			serverTypes, fetchErrs[2] = api.ServerTypes(ctx, in.Zone)
-			if fetchErrs[2] != nil {
-				fetchErrs[2] = apiError(fmt.Sprintf("listing the instance types of %s (scaleway:zone)", in.Zone), fetchErrs[2])
-			}
+		fetch(2, fmt.Sprintf("listing the instance types of %s (scaleway:zone)", in.Zone), func() (err error) {
+			serverTypes, err = api.ServerTypes(ctx, in.Zone)
+			return err
 		})
 	}
 	if in.Image != "" {
-		wg.Go(func() {
-			images, fetchErrs[3] = api.LocalImages(ctx, in.Zone, in.Image)
-			if fetchErrs[3] != nil {
-				fetchErrs[3] = apiError(fmt.Sprintf("looking up gitlabHost:image %q in %s", in.Image, in.Zone), fetchErrs[3])
-			}
+		fetch(3, fmt.Sprintf("looking up gitlabHost:image %q in %s", in.Image, in.Zone), func() (err error) {
+			images, err = api.LocalImages(ctx, in.Zone, in.Image)
+			return err
 		})
 	}
 	var errs []error
 	if project == "" {
 		errs = append(errs, fmt.Errorf("no Scaleway project to check the SSH keys of: set %s (or %s)", EnvProjectID, KeyProjectID))
 	} else {
-		wg.Go(func() {
-			keys, fetchErrs[4] = api.SSHKeys(ctx, project)
-			if fetchErrs[4] != nil {
-				fetchErrs[4] = apiError(fmt.Sprintf("listing the IAM SSH keys of project %s", project), fetchErrs[4])
-			}
+		fetch(4, fmt.Sprintf("listing the IAM SSH keys of project %s", project), func() (err error) {
+			keys, err = api.SSHKeys(ctx, project)
+			return err
 		})
 	}
 	wg.Wait()
