@@ -6,6 +6,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/gitlab-kapsule/gitlab-kapsule/internal/testcheck"
 )
 
 func TestGitOpsValidationNamesKeyAndFix(t *testing.T) {
@@ -33,14 +35,7 @@ func TestGitOpsValidationNamesKeyAndFix(t *testing.T) {
 			c := Defaults()
 			tt.change(&c)
 			err := c.Validate()
-			if tt.want == nil {
-				require.NoError(t, err)
-				return
-			}
-			require.Error(t, err)
-			for _, w := range tt.want {
-				assert.Contains(t, err.Error(), w)
-			}
+			testcheck.ErrorMentions(t, err, tt.want)
 		})
 	}
 }
@@ -70,14 +65,7 @@ func TestGitOpsDurationsAreReadOnce(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			_, err := loadFromRunInfo(t, tt.config)
-			if tt.want == nil {
-				require.NoError(t, err)
-				return
-			}
-			require.Error(t, err)
-			for _, w := range tt.want {
-				assert.Contains(t, err.Error(), w)
-			}
+			testcheck.ErrorMentions(t, err, tt.want)
 		})
 	}
 	c, err := loadFromRunInfo(t, map[string]string{"gitops:interval": "90s", "gitops:timeout": "2m"})
