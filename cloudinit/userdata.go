@@ -82,16 +82,18 @@ type templateData struct {
 	TLSCertPath, TLSKeyPath, KASKeyPath string
 }
 
-// cloudConfig is the subset of cloud-config the host needs. It is built as
-// data and marshalled, so no value can break the YAML around it.
-type cloudConfig struct {
+// CloudConfig is the subset of cloud-config the host needs. It is built as
+// data and marshalled, so no value can break the YAML around it; tests read
+// the rendered user-data back into it.
+type CloudConfig struct {
 	PackageUpdate bool        `json:"package_update"`
 	Packages      []string    `json:"packages"`
-	WriteFiles    []writeFile `json:"write_files"`
+	WriteFiles    []WriteFile `json:"write_files"`
 	Runcmd        [][]string  `json:"runcmd"`
 }
 
-type writeFile struct {
+// WriteFile is one file of write_files.
+type WriteFile struct {
 	Path        string `json:"path"`
 	Permissions string `json:"permissions"`
 	Owner       string `json:"owner"`
@@ -108,10 +110,10 @@ func Render(g GitLab) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	cfg := cloudConfig{
+	cfg := CloudConfig{
 		PackageUpdate: true,
 		Packages:      []string{"curl", "ca-certificates", "gnupg", "openssh-server", "perl", "tzdata"},
-		WriteFiles: []writeFile{
+		WriteFiles: []WriteFile{
 			{Path: GitLabRBPath, Permissions: "0600", Owner: "root:root", Content: rb},
 			{Path: SecretsPath, Permissions: "0600", Owner: "root:root", Content: secretsEnv(g)},
 			{Path: CreateTokenPath, Permissions: "0600", Owner: "root:root", Content: createAdminTokenScript},
@@ -121,9 +123,9 @@ func Render(g GitLab) (string, error) {
 	}
 	if g.TLS != nil {
 		cfg.WriteFiles = append(cfg.WriteFiles,
-			writeFile{Path: TLSCertPath, Permissions: "0644", Owner: "root:root", Content: g.TLS.Cert},
-			writeFile{Path: TLSKeyPath, Permissions: "0600", Owner: "root:root", Content: g.TLS.Key},
-			writeFile{Path: CACertPath, Permissions: "0644", Owner: "root:root", Content: g.TLS.CACert},
+			WriteFile{Path: TLSCertPath, Permissions: "0644", Owner: "root:root", Content: g.TLS.Cert},
+			WriteFile{Path: TLSKeyPath, Permissions: "0600", Owner: "root:root", Content: g.TLS.Key},
+			WriteFile{Path: CACertPath, Permissions: "0644", Owner: "root:root", Content: g.TLS.CACert},
 		)
 	}
 	body, err := yaml.Marshal(cfg)

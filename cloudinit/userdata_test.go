@@ -24,15 +24,15 @@ func sample() GitLab {
 	}
 }
 
-func parse(t *testing.T, userData string) cloudConfig {
+func parse(t *testing.T, userData string) CloudConfig {
 	t.Helper()
 	require.True(t, strings.HasPrefix(userData, "#cloud-config\n"), "cloud-init reads only user-data that starts with #cloud-config")
-	var cfg cloudConfig
+	var cfg CloudConfig
 	require.NoError(t, yaml.UnmarshalStrict([]byte(strings.TrimPrefix(userData, "#cloud-config\n")), &cfg))
 	return cfg
 }
 
-func file(t *testing.T, cfg cloudConfig, path string) writeFile {
+func file(t *testing.T, cfg CloudConfig, path string) WriteFile {
 	t.Helper()
 	for _, f := range cfg.WriteFiles {
 		if f.Path == path {
@@ -40,7 +40,7 @@ func file(t *testing.T, cfg cloudConfig, path string) writeFile {
 		}
 	}
 	t.Fatalf("user-data writes no %s", path)
-	return writeFile{}
+	return WriteFile{}
 }
 
 func TestRenderConfiguresOmnibusForThePrivateNetwork(t *testing.T) {

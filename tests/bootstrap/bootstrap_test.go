@@ -35,20 +35,9 @@ func gitLab(tls bool) cloudinit.GitLab {
 	return g
 }
 
-// userData is the part of the cloud-config that the host acts on.
-type userData struct {
-	PackageUpdate bool        `json:"package_update"`
-	Packages      []string    `json:"packages"`
-	WriteFiles    []writeFile `json:"write_files"`
-	Runcmd        [][]string  `json:"runcmd"`
-}
-
-type writeFile struct {
-	Path        string `json:"path"`
-	Permissions string `json:"permissions"`
-	Owner       string `json:"owner"`
-	Content     string `json:"content"`
-}
+// userData is the part of the cloud-config that the host acts on, as
+// cloudinit renders it.
+type userData = cloudinit.CloudConfig
 
 func render(t *testing.T, g cloudinit.GitLab) userData {
 	t.Helper()

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gitlab-kapsule/gitlab-kapsule/cloudinit"
 	"github.com/gitlab-kapsule/gitlab-kapsule/internal/testenv"
 	"github.com/stretchr/testify/require"
 )
@@ -230,7 +231,7 @@ func (s *sandbox) run(argv ...string) (string, error) {
 // util.write_file): missing directories made 0755, the content written, then
 // chmod to permissions and chown to owner, whose names are looked up in the
 // sandbox's own passwd and group.
-func (s *sandbox) writeFiles(files []writeFile) {
+func (s *sandbox) writeFiles(files []cloudinit.WriteFile) {
 	s.t.Helper()
 	for _, f := range files {
 		h := s.host(f.Path)
