@@ -6,19 +6,20 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
 
 	p "github.com/pulumi/pulumi-go-provider"
 	"github.com/pulumi/pulumi-go-provider/infer"
-	"golang.org/x/crypto/ssh"
+
+	"github.com/gitlab-kapsule/gitlab-kapsule/internal/sshbastion"
 )
 
-// Defaults of the inputs every resource has.
+// Defaults of the inputs every resource has; the default timeout is each
+// resource's own (DefaultTimeout, DefaultAgentTimeout).
 const (
-	// DefaultBastionUser is the Scaleway bastion's login.
-	DefaultBastionUser = "bastion"
 	// DefaultTargetPort is GitLab's plain HTTP port.
 	DefaultTargetPort = 80
 	// DefaultScheme is plain HTTP.
@@ -27,55 +28,67 @@ const (
 	DefaultPollInterval = "15s"
 )
 
-// access points at the inputs that say how to reach GitLab through the bastion
-// and how long to wait: every resource has them, under the same names, with
-// the same descriptions, defaults and checks, all of which live here. Each
-// resource's Args keeps them as its own fields (an embedded struct would break
-// the GitLabReadyArgs{BastionHost: ...} literals of tests/bastion) and hands
-// them over with an access() method; only the default timeout differs.
-type access struct {
-	BastionHost        *string
-	BastionPort        *int
-	BastionUser        *string
-	PrivateKey         *string
-	HostKeyFingerprint *string
-	TargetHost         *string
-	TargetPort         *int
-	Scheme             *string
-	CaCert             *string
-	Timeout            *string
-	PollInterval       *string
-	// DefaultTimeout is the resource's default for Timeout.
-	DefaultTimeout string
+// Access is how a wait reaches GitLab through the bastion and how long it
+// waits: the inputs every resource takes, embedded in each one's Args so
+// that they have the same names, descriptions, defaults and checks.
+type Access struct {
+	// BastionHost is the Public Gateway's public address.
+	BastionHost string `pulumi:"bastionHost"`
+	// BastionPort is the SSH bastion's port.
+	BastionPort int `pulumi:"bastionPort"`
+	// BastionUser is the bastion's login; sshbastion.ScalewayUser when empty.
+	BastionUser string `pulumi:"bastionUser,optional"`
+	// PrivateKey is the OpenSSH or PKCS#8 PEM private key the bastion trusts.
+	PrivateKey string `pulumi:"privateKey" provider:"secret"`
+	// HostKeyFingerprint pins the bastion's host key; empty trusts on first use.
+	HostKeyFingerprint string `pulumi:"hostKeyFingerprint,optional"`
+	// TargetHost is GitLab's private address.
+	TargetHost string `pulumi:"targetHost" diff:"replace"`
+	// TargetPort is GitLab's HTTP(S) port.
+	TargetPort int `pulumi:"targetPort,optional" diff:"replace"`
+	// Scheme is "http" or "https".
+	Scheme string `pulumi:"scheme,optional" diff:"replace"`
+	// CaCert is the PEM CA of GitLab's certificate, for https.
+	CaCert string `pulumi:"caCert,optional"`
+	// Timeout is the longest wait, as a Go duration; its default is the resource's.
+	Timeout string `pulumi:"timeout,optional"`
+	// PollInterval caps the pause between attempts, as a Go duration.
+	PollInterval string `pulumi:"pollInterval,optional"`
 }
 
-// annotate documents the inputs and sets their defaults.
-func (a access) annotate(an infer.Annotator) {
-	an.Describe(a.BastionHost, "The Public Gateway's public address.")
-	an.Describe(a.BastionPort, "The SSH bastion's port (Scaleway's default is 61000).")
-	an.Describe(a.BastionUser, "The bastion's login.")
-	an.SetDefault(a.BastionUser, DefaultBastionUser)
-	an.Describe(a.PrivateKey, "The OpenSSH (or PKCS#8) PEM private key that the bastion trusts.")
-	an.Describe(a.HostKeyFingerprint, "Pins the bastion's host key (SHA256:...); unset trusts the first key seen.")
-	an.Describe(a.TargetHost, "GitLab's private address, as reached from the bastion.")
-	an.Describe(a.TargetPort, "GitLab's HTTP(S) port.")
-	an.SetDefault(a.TargetPort, DefaultTargetPort)
-	an.Describe(a.Scheme, "http or https.")
-	an.SetDefault(a.Scheme, DefaultScheme)
-	an.Describe(a.CaCert, "PEM CA that signs GitLab's certificate, for https.")
-	an.Describe(a.Timeout, "The longest wait, as a Go duration.")
-	an.SetDefault(a.Timeout, a.DefaultTimeout)
-	an.Describe(a.PollInterval, "The cap of the pause between attempts, as a Go duration.")
-	an.SetDefault(a.PollInterval, DefaultPollInterval)
+var _ infer.Annotated = (*Access)(nil)
+
+// Annotate documents the inputs and sets their defaults, but for Timeout's:
+// infer merges an embedded struct's annotations after those of the struct
+// that embeds it when a State embeds Args that embed Access, so a default
+// set here would override each resource's own.
+func (a *Access) Annotate(an infer.Annotator) {
+	an.Describe(&a.BastionHost, "The Public Gateway's public address.")
+	an.Describe(&a.BastionPort, "The SSH bastion's port (Scaleway's default is 61000).")
+	an.Describe(&a.BastionUser, "The bastion's login.")
+	an.SetDefault(&a.BastionUser, sshbastion.ScalewayUser)
+	an.Describe(&a.PrivateKey, "The OpenSSH (or PKCS#8) PEM private key that the bastion trusts.")
+	an.Describe(&a.HostKeyFingerprint, "Pins the bastion's host key (SHA256:...); unset trusts the first key seen.")
+	an.Describe(&a.TargetHost, "GitLab's private address, as reached from the bastion.")
+	an.Describe(&a.TargetPort, "GitLab's HTTP(S) port.")
+	an.SetDefault(&a.TargetPort, DefaultTargetPort)
+	an.Describe(&a.Scheme, "http or https.")
+	an.SetDefault(&a.Scheme, DefaultScheme)
+	an.Describe(&a.CaCert, "PEM CA that signs GitLab's certificate, for https.")
+	an.Describe(&a.Timeout, "The longest wait, as a Go duration.")
+	an.Describe(&a.PollInterval, "The cap of the pause between attempts, as a Go duration.")
+	an.SetDefault(&a.PollInterval, DefaultPollInterval)
 }
 
-// fillDefaults sets the optional inputs that are empty to their defaults.
-func (a access) fillDefaults() {
-	setIfZero(a.BastionUser, DefaultBastionUser)
-	setIfZero(a.TargetPort, DefaultTargetPort)
-	setIfZero(a.Scheme, DefaultScheme)
-	setIfZero(a.Timeout, a.DefaultTimeout)
-	setIfZero(a.PollInterval, DefaultPollInterval)
+// withDefaults returns the inputs with the empty optional ones filled, the
+// timeout with the resource's default.
+func (a Access) withDefaults(timeout string) Access {
+	setIfZero(&a.BastionUser, sshbastion.ScalewayUser)
+	setIfZero(&a.TargetPort, DefaultTargetPort)
+	setIfZero(&a.Scheme, DefaultScheme)
+	setIfZero(&a.Timeout, timeout)
+	setIfZero(&a.PollInterval, DefaultPollInterval)
+	return a
 }
 
 func setIfZero[T comparable](field *T, value T) {
@@ -107,89 +120,64 @@ func (f *fieldErrors) add(key, format string, args ...any) {
 }
 
 // validate checks the inputs (filled with their defaults), into f.
-func (a access) validate(f *fieldErrors) {
-	if *a.BastionHost == "" {
+func (a Access) validate(f *fieldErrors) {
+	if a.BastionHost == "" {
 		f.add("bastionHost", "is empty: set it to the Public Gateway's public address")
 	}
-	if *a.BastionPort < 1 || *a.BastionPort > 65535 {
-		f.add("bastionPort", "%d is not a TCP port: set the bastion's port (Scaleway's default is 61000)", *a.BastionPort)
+	if a.BastionPort < 1 || a.BastionPort > 65535 {
+		f.add("bastionPort", "%d is not a TCP port: set the bastion's port (Scaleway's default is 61000)", a.BastionPort)
 	}
-	if _, err := ssh.ParsePrivateKey([]byte(*a.PrivateKey)); err != nil {
-		// The key itself never goes into a message.
-		f.add("privateKey", "is not an unencrypted PEM private key (%s): pass the OpenSSH PEM of the automation key", keyErrorKind(err))
+	if _, err := sshbastion.ParsePrivateKey(a.PrivateKey); err != nil {
+		f.add("privateKey", "%v", err)
 	}
-	if _, err := NormalizeFingerprint(*a.HostKeyFingerprint); err != nil {
+	if _, err := NormalizeFingerprint(a.HostKeyFingerprint); err != nil {
 		f.add("hostKeyFingerprint", "%v", err)
 	}
-	if *a.TargetHost == "" || strings.ContainsAny(*a.TargetHost, "/ ") {
-		f.add("targetHost", "%q is not a host: set GitLab's private address", *a.TargetHost)
+	if a.TargetHost == "" || strings.ContainsAny(a.TargetHost, "/ ") {
+		f.add("targetHost", "%q is not a host: set GitLab's private address", a.TargetHost)
 	}
-	if *a.TargetPort < 1 || *a.TargetPort > 65535 {
-		f.add("targetPort", "%d is not a TCP port", *a.TargetPort)
+	if a.TargetPort < 1 || a.TargetPort > 65535 {
+		f.add("targetPort", "%d is not a TCP port", a.TargetPort)
 	}
-	if *a.Scheme != "http" && *a.Scheme != "https" {
-		f.add("scheme", "%q must be http or https", *a.Scheme)
+	if a.Scheme != "http" && a.Scheme != "https" {
+		f.add("scheme", "%q must be http or https", a.Scheme)
 	}
-	if *a.CaCert != "" && !x509.NewCertPool().AppendCertsFromPEM([]byte(*a.CaCert)) {
+	if a.CaCert != "" && !x509.NewCertPool().AppendCertsFromPEM([]byte(a.CaCert)) {
 		f.add("caCert", "holds no PEM certificate")
 	}
-	if d, err := time.ParseDuration(*a.Timeout); err != nil || d <= 0 {
-		f.add("timeout", "%q is not a positive Go duration such as 30m", *a.Timeout)
+	if d, err := time.ParseDuration(a.Timeout); err != nil || d <= 0 {
+		f.add("timeout", "%q is not a positive Go duration such as 30m", a.Timeout)
 	}
-	if d, err := time.ParseDuration(*a.PollInterval); err != nil || d <= 0 {
-		f.add("pollInterval", "%q is not a positive Go duration such as 15s", *a.PollInterval)
-	}
-}
-
-// keyErrorKind says what is wrong with a private key without quoting it.
-func keyErrorKind(err error) string {
-	if _, ok := err.(*ssh.PassphraseMissingError); ok {
-		return "it is encrypted"
-	}
-	return "it does not parse"
-}
-
-// inputMap flattens the inputs by key, for Diff.
-func (a access) inputMap() map[string]string {
-	return map[string]string{
-		"bastionHost":        *a.BastionHost,
-		"bastionPort":        strconv.Itoa(*a.BastionPort),
-		"bastionUser":        *a.BastionUser,
-		"privateKey":         *a.PrivateKey,
-		"hostKeyFingerprint": *a.HostKeyFingerprint,
-		"targetHost":         *a.TargetHost,
-		"targetPort":         strconv.Itoa(*a.TargetPort),
-		"scheme":             *a.Scheme,
-		"caCert":             *a.CaCert,
-		"timeout":            *a.Timeout,
-		"pollInterval":       *a.PollInterval,
+	if d, err := time.ParseDuration(a.PollInterval); err != nil || d <= 0 {
+		f.add("pollInterval", "%q is not a positive Go duration such as 15s", a.PollInterval)
 	}
 }
 
 // config is the wait the inputs describe, asking GitLab for pathQuery (a path
-// and an optional "?query"). The inputs must have been validated.
-func (a access) config(pathQuery string) (Config, error) {
-	signer, err := ssh.ParsePrivateKey([]byte(*a.PrivateKey))
+// and an optional "?query") with token. The inputs must have been validated.
+func (a Access) config(pathQuery, token string) (Config, error) {
+	signer, err := sshbastion.ParsePrivateKey(a.PrivateKey)
 	if err != nil {
-		return Config{}, fmt.Errorf("privateKey: %s", keyErrorKind(err))
+		return Config{}, fmt.Errorf("privateKey: %w", err)
 	}
-	pinned, _ := NormalizeFingerprint(*a.HostKeyFingerprint)
-	timeout, _ := time.ParseDuration(*a.Timeout)
-	poll, _ := time.ParseDuration(*a.PollInterval)
+	pinned, _ := NormalizeFingerprint(a.HostKeyFingerprint)
+	timeout, _ := time.ParseDuration(a.Timeout)
+	poll, _ := time.ParseDuration(a.PollInterval)
 	var roots *x509.CertPool
-	if *a.CaCert != "" {
+	if a.CaCert != "" {
 		roots = x509.NewCertPool()
-		roots.AppendCertsFromPEM([]byte(*a.CaCert))
+		roots.AppendCertsFromPEM([]byte(a.CaCert))
 	}
-	u := url.URL{Scheme: *a.Scheme, Host: net.JoinHostPort(*a.TargetHost, strconv.Itoa(*a.TargetPort))}
+	u := url.URL{Scheme: a.Scheme, Host: net.JoinHostPort(a.TargetHost, strconv.Itoa(a.TargetPort))}
 	u.Path, u.RawQuery, _ = strings.Cut(pathQuery, "?")
 	return Config{
-		BastionAddr:        net.JoinHostPort(*a.BastionHost, strconv.Itoa(*a.BastionPort)),
-		BastionUser:        *a.BastionUser,
+		BastionAddr:        net.JoinHostPort(a.BastionHost, strconv.Itoa(a.BastionPort)),
+		BastionUser:        a.BastionUser,
 		Signer:             signer,
 		HostKeyFingerprint: pinned,
 		URL:                u.String(),
 		RootCAs:            roots,
+		Token:              token,
 		Timeout:            timeout,
 		PollInterval:       poll,
 	}, nil
@@ -235,22 +223,63 @@ func validInputs[A resourceArgs[A]](resource string, args A) (A, error) {
 	return args, nil
 }
 
-// diffInputs compares inputs flattened by key: a change of one of replaceKeys
-// replaces the resource (and so waits again), any other is an update that
-// waits for nothing.
-func diffInputs(olds, news map[string]string, replaceKeys []string) infer.DiffResponse {
+// Diff sees the inputs as their declaration says: the pulumi tag names each
+// one, and diff:"replace" marks those whose change means another GitLab or
+// agent, so replaces the resource and waits again.
+
+// inputField is one input as Diff sees it.
+type inputField struct {
+	name    string
+	replace bool
+	index   []int
+}
+
+// inputFields are the inputs declared by t, a resource's Args, in order.
+func inputFields(t reflect.Type) []inputField {
+	var fields []inputField
+	for _, f := range reflect.VisibleFields(t) {
+		name, _, _ := strings.Cut(f.Tag.Get("pulumi"), ",")
+		if f.Anonymous || !f.IsExported() || name == "" {
+			continue
+		}
+		fields = append(fields, inputField{name: name, replace: f.Tag.Get("diff") == "replace", index: f.Index})
+	}
+	return fields
+}
+
+// replaceKeys are the inputs of A whose change replaces the resource.
+func replaceKeys[A any]() []string {
+	var keys []string
+	for _, f := range inputFields(reflect.TypeFor[A]()) {
+		if f.replace {
+			keys = append(keys, f.name)
+		}
+	}
+	return keys
+}
+
+// diffInputs compares two sets of inputs, filled with their defaults: a
+// change of an input marked replace replaces the resource (and so waits
+// again), any other is an update that waits for nothing.
+func diffInputs[A any](olds, news A) infer.DiffResponse {
+	ov, nv := reflect.ValueOf(olds), reflect.ValueOf(news)
 	detailed := map[string]p.PropertyDiff{}
-	for key, newValue := range news {
-		if olds[key] == newValue {
+	for _, f := range inputFields(nv.Type()) {
+		if ov.FieldByIndex(f.index).Equal(nv.FieldByIndex(f.index)) {
 			continue
 		}
 		kind := p.Update
-		for _, rk := range replaceKeys {
-			if key == rk {
-				kind = p.UpdateReplace
-			}
+		if f.replace {
+			kind = p.UpdateReplace
 		}
-		detailed[key] = p.PropertyDiff{Kind: kind, InputDiff: true}
+		detailed[f.name] = p.PropertyDiff{Kind: kind, InputDiff: true}
 	}
 	return infer.DiffResponse{HasChanges: len(detailed) > 0, DetailedDiff: detailed}
+}
+
+// replacedBy says, for a resource's description, which inputs replace it:
+// "A new a, b or c replaces it, which waits again".
+func replacedBy(replaceKeys []string) string {
+	last := len(replaceKeys) - 1
+	return "A new " + strings.Join(replaceKeys[:last], ", ") + " or " + replaceKeys[last] + " replaces it, which waits again"
 }

@@ -1,16 +1,13 @@
 package provider
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 
-	p "github.com/pulumi/pulumi-go-provider"
 	"github.com/pulumi/pulumi-go-provider/infer"
 )
 
@@ -39,43 +36,23 @@ const agentConnectionsQuery = `query($fullPath: ID!, $name: String!) {
 
 // AgentConnected is the resource that, on create, waits until GitLab reports
 // an active connection of a GitLab agent for Kubernetes, asking GitLab's
-// GraphQL API through the Public Gateway's SSH bastion.
+// GraphQL API through the Public Gateway's SSH bastion. Its Check, Create,
+// Diff, Update and Read are lifecycle's.
 type AgentConnected struct {
-	opts Options
+	lifecycle[AgentConnectedArgs, AgentStatus, AgentConnectedState, *AgentConnectedState]
 }
 
 // AgentConnectedArgs are AgentConnected's inputs.
 type AgentConnectedArgs struct {
-	// BastionHost is the Public Gateway's public address.
-	BastionHost string `pulumi:"bastionHost"`
-	// BastionPort is the SSH bastion's port.
-	BastionPort int `pulumi:"bastionPort"`
-	// BastionUser is the bastion's login.
-	BastionUser string `pulumi:"bastionUser,optional"`
-	// PrivateKey is the OpenSSH or PKCS#8 PEM private key the bastion trusts.
-	PrivateKey string `pulumi:"privateKey" provider:"secret"`
-	// HostKeyFingerprint pins the bastion's host key; empty trusts on first use.
-	HostKeyFingerprint string `pulumi:"hostKeyFingerprint,optional"`
-	// TargetHost is GitLab's private address.
-	TargetHost string `pulumi:"targetHost"`
-	// TargetPort is GitLab's HTTP(S) port.
-	TargetPort int `pulumi:"targetPort,optional"`
-	// Scheme is "http" or "https".
-	Scheme string `pulumi:"scheme,optional"`
-	// CaCert is the PEM CA of GitLab's certificate, for https.
-	CaCert string `pulumi:"caCert,optional"`
+	Access
 	// Token is a personal access token that may read the agent (api or read_api scope).
 	Token string `pulumi:"token" provider:"secret"`
 	// ProjectPath is the agent's configuration project, e.g. "root/kubernetes-agent".
-	ProjectPath string `pulumi:"projectPath"`
+	ProjectPath string `pulumi:"projectPath" diff:"replace"`
 	// AgentName is the agent's name in that project.
-	AgentName string `pulumi:"agentName"`
+	AgentName string `pulumi:"agentName" diff:"replace"`
 	// TokenID is the id of the agent token agentk uses; a new one means waiting again.
-	TokenID string `pulumi:"tokenId,optional"`
-	// Timeout is the longest wait, as a Go duration.
-	Timeout string `pulumi:"timeout,optional"`
-	// PollInterval caps the pause between attempts, as a Go duration.
-	PollInterval string `pulumi:"pollInterval,optional"`
+	TokenID string `pulumi:"tokenId,optional" diff:"replace"`
 }
 
 // AgentConnectedState is AgentConnected's state: its inputs and what the wait saw.
@@ -87,32 +64,18 @@ type AgentConnectedState struct {
 	Connections int `pulumi:"connections"`
 	// AgentVersion is the agentk version the connection reported, or "".
 	AgentVersion string `pulumi:"agentVersion"`
-	// BastionHostKeyFingerprint is the bastion host key fingerprint trusted.
-	BastionHostKeyFingerprint string `pulumi:"bastionHostKeyFingerprint"`
+	Trusted
 }
-
-var (
-	_ infer.CustomResource[AgentConnectedArgs, AgentConnectedState] = (*AgentConnected)(nil)
-	_ infer.CustomCheck[AgentConnectedArgs]                         = (*AgentConnected)(nil)
-	_ infer.CustomDiff[AgentConnectedArgs, AgentConnectedState]     = (*AgentConnected)(nil)
-	_ infer.CustomUpdate[AgentConnectedArgs, AgentConnectedState]   = (*AgentConnected)(nil)
-	_ infer.CustomRead[AgentConnectedArgs, AgentConnectedState]     = (*AgentConnected)(nil)
-	_ infer.Annotated                                               = (*AgentConnected)(nil)
-	_ infer.Annotated                                               = (*AgentConnectedArgs)(nil)
-	_ infer.Annotated                                               = (*AgentConnectedState)(nil)
-)
 
 // Annotate gives the resource its token and description.
 func (r *AgentConnected) Annotate(a infer.Annotator) {
-	a.SetToken("index", "AgentConnected")
-	a.Describe(r, "Waits, when created, until GitLab's GraphQL API lists an active connection of the named "+
-		"GitLab agent for Kubernetes, asking through the Public Gateway's SSH bastion. A new targetHost, targetPort, "+
-		"scheme, projectPath, agentName or tokenId replaces it, which waits again.")
+	annotateResource(a, r, "AgentConnected", "Waits, when created, until GitLab's GraphQL API lists an active connection of the named "+
+		"GitLab agent for Kubernetes, asking through the Public Gateway's SSH bastion. "+replacedBy(replaceKeys[AgentConnectedArgs]())+".")
 }
 
-// Annotate documents the inputs and sets their defaults.
+// Annotate documents AgentConnected's own inputs and sets their defaults.
 func (a *AgentConnectedArgs) Annotate(an infer.Annotator) {
-	a.access().annotate(an)
+	an.SetDefault(&a.Timeout, DefaultAgentTimeout)
 	an.Describe(&a.Token, "A personal access token that may read the agent (scope api or read_api).")
 	an.Describe(&a.ProjectPath, "The full path of the agent's configuration project, e.g. root/kubernetes-agent.")
 	an.Describe(&a.AgentName, "The agent's name in that project.")
@@ -124,28 +87,17 @@ func (s *AgentConnectedState) Annotate(an infer.Annotator) {
 	an.Describe(&s.ConnectedAt, "When the first active connection seen was established (RFC 3339).")
 	an.Describe(&s.Connections, "The number of active agentk connections seen.")
 	an.Describe(&s.AgentVersion, "The agentk version a connection reported, empty if unknown.")
-	an.Describe(&s.BastionHostKeyFingerprint, "The SHA256 fingerprint of the bastion host key that was trusted.")
-}
-
-// access points at the inputs AgentConnected shares with GitLabReady.
-func (a *AgentConnectedArgs) access() access {
-	return access{
-		BastionHost: &a.BastionHost, BastionPort: &a.BastionPort, BastionUser: &a.BastionUser,
-		PrivateKey: &a.PrivateKey, HostKeyFingerprint: &a.HostKeyFingerprint,
-		TargetHost: &a.TargetHost, TargetPort: &a.TargetPort, Scheme: &a.Scheme, CaCert: &a.CaCert,
-		Timeout: &a.Timeout, PollInterval: &a.PollInterval, DefaultTimeout: DefaultAgentTimeout,
-	}
 }
 
 // withDefaults fills the optional inputs that are empty.
 func (a AgentConnectedArgs) withDefaults() AgentConnectedArgs {
-	a.access().fillDefaults()
+	a.Access = a.Access.withDefaults(DefaultAgentTimeout)
 	return a
 }
 
 // validate checks every input whose value f says is known.
 func (a AgentConnectedArgs) validate(f *fieldErrors) {
-	a.access().validate(f)
+	a.Access.validate(f)
 	if a.Token == "" {
 		f.add("token", "is empty: pass a personal access token that may read the agent")
 	}
@@ -157,32 +109,46 @@ func (a AgentConnectedArgs) validate(f *fieldErrors) {
 	}
 }
 
-// agentWait is one AgentConnected wait, checked and defaulted.
-type agentWait struct {
-	cfg   Config
-	query []byte
+// id is the resource's name and the agent's project and name.
+func (a AgentConnectedArgs) id(name string) string {
+	return name + ":" + a.ProjectPath + ":" + a.AgentName
 }
 
-// agentWait checks the inputs, fills the defaults and returns the wait they
-// describe, with the GraphQL query it sends.
-func (a AgentConnectedArgs) agentWait() (agentWait, error) {
+// plan's poller sends agentConnectionsQuery for the agent.
+func (a AgentConnectedArgs) plan() (plan[AgentStatus], error) {
 	a, err := validInputs("AgentConnected", a)
 	if err != nil {
-		return agentWait{}, err
+		return plan[AgentStatus]{}, err
 	}
-	cfg, err := a.access().config(graphQLPath)
+	cfg, err := a.config(graphQLPath, a.Token)
 	if err != nil {
-		return agentWait{}, err
+		return plan[AgentStatus]{}, err
 	}
-	cfg.Token = a.Token
 	query, err := json.Marshal(map[string]any{
 		"query":     agentConnectionsQuery,
 		"variables": map[string]string{"fullPath": a.ProjectPath, "name": a.AgentName},
 	})
 	if err != nil {
-		return agentWait{}, err
+		return plan[AgentStatus]{}, err
 	}
-	return agentWait{cfg: cfg, query: query}, nil
+	return plan[AgentStatus]{
+		cfg:     cfg,
+		poller:  func(s *Session) poller[AgentStatus] { return s.agentConnection(query) },
+		subject: fmt.Sprintf("agent %q", a.AgentName),
+		waiting: fmt.Sprintf("agent %q of %s to connect, asking GitLab at %s", a.AgentName, a.ProjectPath, cfg.URL),
+		done:    "connected",
+	}, nil
+}
+
+func (s *AgentConnectedState) args() *AgentConnectedArgs { return &s.AgentConnectedArgs }
+
+func (s *AgentConnectedState) saw(res Result[AgentStatus]) {
+	s.ConnectedAt, s.Connections, s.AgentVersion = res.Status.ConnectedAt, res.Status.Connections, res.Status.Version
+}
+
+// refreshed keeps when the first connection was seen, and the key trusted then.
+func (s *AgentConnectedState) refreshed(res Result[AgentStatus]) {
+	s.Connections, s.AgentVersion = res.Status.Connections, res.Status.Version
 }
 
 // AgentStatus is what one GraphQL answer says about the agent.
@@ -197,6 +163,12 @@ type AgentStatus struct {
 	ConnectedAt string
 	// Version is the agentk version the first connection reported.
 	Version string
+}
+
+func (st AgentStatus) verdict() (bool, string) { return st.Connected, st.Detail }
+
+func (st AgentStatus) summary() string {
+	return fmt.Sprintf("%d connections, agentk %s", st.Connections, st.Version)
 }
 
 // ParseAgentConnections judges GitLab's answer to agentConnectionsQuery.
@@ -244,149 +216,33 @@ func ParseAgentConnections(code int, body []byte) AgentStatus {
 
 // PollAgent makes one GraphQL request for the agent's connections.
 func (s *Session) PollAgent(ctx context.Context, query []byte) (AgentStatus, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.cfg.URL, bytes.NewReader(query))
+	code, body, err := s.request(ctx, http.MethodPost, s.cfg.URL, query, credential{"Authorization", "Bearer " + s.cfg.Token})
 	if err != nil {
-		return AgentStatus{}, permanent(fmt.Errorf("request %s: %w", s.cfg.URL, err))
+		return AgentStatus{}, err
 	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("User-Agent", "pulumi-resource-gitlabwait/"+Version)
-	req.Header.Set("Authorization", "Bearer "+s.cfg.Token)
-	resp, err := s.client.Do(req)
-	if err != nil {
-		return AgentStatus{}, s.classify(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
-	if err != nil {
-		return AgentStatus{}, fmt.Errorf("reading GitLab's answer: %w", err)
-	}
-	if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
+	if code == http.StatusUnauthorized || code == http.StatusForbidden {
 		return AgentStatus{}, permanent(fmt.Errorf("GitLab refuses the token (HTTP %d) for GraphQL at %s: "+
-			"pass a personal access token with scope api or read_api", resp.StatusCode, s.host))
+			"pass a personal access token with scope api or read_api", code, s.host))
 	}
-	return ParseAgentConnections(resp.StatusCode, body), nil
+	return ParseAgentConnections(code, body), nil
 }
 
 // WaitAgent polls until the agent is connected, the timeout passes, a
 // permanent error happens or ctx ends, whichever comes first.
-func (s *Session) WaitAgent(ctx context.Context, query []byte) (AgentStatus, int, error) {
-	var st AgentStatus
-	attempts, err := s.waitFor(ctx, s.agentConnection(query, &st))
-	if err != nil {
-		return AgentStatus{}, attempts, err
-	}
-	return st, attempts, nil
+func (s *Session) WaitAgent(ctx context.Context, query []byte) (Result[AgentStatus], error) {
+	return waitFor(ctx, s, s.agentConnection(query))
 }
 
-// agentConnection is AgentConnected's poller: one PollAgent an attempt, its
-// answer kept in st.
-func (s *Session) agentConnection(query []byte, st *AgentStatus) poller {
-	return poller{
+// agentConnection is AgentConnected's poller: one PollAgent an attempt.
+func (s *Session) agentConnection(query []byte) poller[AgentStatus] {
+	return poller[AgentStatus]{
 		progress: "the agent to connect to GitLab at " + s.host,
 		stopped:  "the agent",
-		attempt: func(ctx context.Context) (bool, string, error) {
-			var err error
-			*st, err = s.PollAgent(ctx, query)
-			return st.Connected, st.Detail, err
-		},
-		timedOut: func(attempts int, last string) error {
-			return fmt.Errorf("%w: GitLab at %s listed no agentk connection after %s (%d attempts), last: %s: "+
-				"look at the agentk pods (kubectl -n gitlab-agent logs deploy/...) and at KAS (gitlab-ctl tail gitlab-kas), or raise timeout",
-				ErrAgentNotConnected, s.host, s.cfg.Timeout, attempts, last)
+		ask:      func(ctx context.Context) (AgentStatus, error) { return s.PollAgent(ctx, query) },
+		timedOut: TimeoutError{
+			Kind: ErrAgentNotConnected,
+			What: "listed no agentk connection",
+			Hint: "look at the agentk pods (kubectl -n gitlab-agent logs deploy/...) and at KAS (gitlab-ctl tail gitlab-kas)",
 		},
 	}
-}
-
-// Check applies the defaults and reports invalid inputs by key; values not yet
-// known (during a preview) are checked later.
-func (r *AgentConnected) Check(ctx context.Context, req infer.CheckRequest) (infer.CheckResponse[AgentConnectedArgs], error) {
-	return checkInputs[AgentConnectedArgs](ctx, req)
-}
-
-// Create waits until GitLab lists an active agent connection. A preview
-// (DryRun) dials nothing and leaves the outputs unknown.
-func (r *AgentConnected) Create(ctx context.Context, req infer.CreateRequest[AgentConnectedArgs]) (infer.CreateResponse[AgentConnectedState], error) {
-	args := req.Inputs.withDefaults()
-	state := AgentConnectedState{AgentConnectedArgs: args}
-	if req.DryRun {
-		return infer.CreateResponse[AgentConnectedState]{Output: state}, nil
-	}
-	w, err := args.agentWait()
-	if err != nil {
-		return infer.CreateResponse[AgentConnectedState]{}, err
-	}
-	log := p.GetLogger(ctx)
-	w.cfg.Progress = log.InfoStatus
-	log.Infof("waiting for agent %q of %s to connect, asking GitLab at %s through the bastion %s (timeout %s)",
-		args.AgentName, args.ProjectPath, w.cfg.URL, w.cfg.BastionAddr, args.Timeout)
-	s, err := r.opts.Waiter.Open(w.cfg)
-	if err != nil {
-		return infer.CreateResponse[AgentConnectedState]{}, err
-	}
-	defer s.Close()
-	st, attempts, err := s.WaitAgent(ctx, w.query)
-	if err != nil {
-		return infer.CreateResponse[AgentConnectedState]{}, err
-	}
-	log.Infof("agent %q is connected (%d connections, agentk %s; attempts: %d)", args.AgentName, st.Connections, st.Version, attempts)
-	state.ConnectedAt, state.Connections, state.AgentVersion = st.ConnectedAt, st.Connections, st.Version
-	state.BastionHostKeyFingerprint = s.HostKeyFingerprint()
-	return infer.CreateResponse[AgentConnectedState]{ID: req.Name + ":" + args.ProjectPath + ":" + args.AgentName, Output: state}, nil
-}
-
-// agentReplaceKeys are the inputs that name another agent or GitLab: a change waits again.
-var agentReplaceKeys = []string{"targetHost", "targetPort", "scheme", "projectPath", "agentName", "tokenId"}
-
-// Diff replaces the resource (and so waits again) when the agent, its token
-// or GitLab changes; any other change is an update that waits for nothing.
-func (r *AgentConnected) Diff(_ context.Context, req infer.DiffRequest[AgentConnectedArgs, AgentConnectedState]) (infer.DiffResponse, error) {
-	return diffInputs(req.State.AgentConnectedArgs.withDefaults().inputMap(), req.Inputs.withDefaults().inputMap(), agentReplaceKeys), nil
-}
-
-// inputMap flattens the inputs by key, for comparison.
-func (a AgentConnectedArgs) inputMap() map[string]string {
-	m := a.access().inputMap()
-	m["token"] = a.Token
-	m["projectPath"] = a.ProjectPath
-	m["agentName"] = a.AgentName
-	m["tokenId"] = a.TokenID
-	return m
-}
-
-// Update records new inputs that do not change what is waited for; it dials nothing.
-func (r *AgentConnected) Update(_ context.Context, req infer.UpdateRequest[AgentConnectedArgs, AgentConnectedState]) (infer.UpdateResponse[AgentConnectedState], error) {
-	state := req.State
-	state.AgentConnectedArgs = req.Inputs.withDefaults()
-	return infer.UpdateResponse[AgentConnectedState]{Output: state}, nil
-}
-
-// Read returns the recorded state; with GITLABWAIT_RECHECK=true (pulumi
-// refresh) it asks GitLab once, and an agent that is not connected makes the
-// resource disappear, so the next up waits again.
-func (r *AgentConnected) Read(ctx context.Context, req infer.ReadRequest[AgentConnectedArgs, AgentConnectedState]) (infer.ReadResponse[AgentConnectedArgs, AgentConnectedState], error) {
-	resp := infer.ReadResponse[AgentConnectedArgs, AgentConnectedState]{ID: req.ID, Inputs: req.Inputs, State: req.State}
-	if !r.opts.Recheck(ctx) {
-		return resp, nil
-	}
-	w, err := req.State.AgentConnectedArgs.agentWait()
-	if err != nil {
-		return resp, err
-	}
-	s, err := r.opts.Waiter.reopen(w.cfg, req.State.BastionHostKeyFingerprint)
-	if err != nil {
-		return resp, err
-	}
-	defer s.Close()
-	var st AgentStatus
-	connected, why, err := s.once(ctx, s.agentConnection(w.query, &st))
-	switch {
-	case err != nil:
-		return resp, err
-	case !connected:
-		p.GetLogger(ctx).Warningf("agent %q is not connected (%s): the next up waits for it again", req.State.AgentName, why)
-		return infer.ReadResponse[AgentConnectedArgs, AgentConnectedState]{}, nil
-	}
-	resp.State.Connections, resp.State.AgentVersion = st.Connections, st.Version
-	return resp, nil
 }

@@ -1,20 +1,15 @@
 package provider
 
 import (
-	"context"
 	"encoding/json"
 	"io"
 	"net/http"
 	"sync/atomic"
 	"testing"
 
-	p "github.com/pulumi/pulumi-go-provider"
-	"github.com/pulumi/pulumi-go-provider/infer"
-	"github.com/pulumi/pulumi-go-provider/integration"
 	"github.com/pulumi/pulumi/sdk/v3/go/property"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"golang.org/x/crypto/ssh"
 )
 
 // fakeGraphQL answers agent connection queries: no project, then no agent,
@@ -86,59 +81,6 @@ func TestParseAgentConnections(t *testing.T) {
 	assert.Equal(t, AgentStatus{Connected: true, Connections: 2, ConnectedAt: "2026-01-02T03:04:05Z", Version: "v18.5.1"}, st)
 }
 
-func TestAgentConnectedLifecycle(t *testing.T) {
-	t.Parallel()
-	gql := &fakeGraphQL{answers: []string{noProject, noAgent, noConn, connected}}
-	env := newFakeEnv(t, gql, nil)
-	key, host, port := env.key, env.host, env.port
-
-	integration.LifeCycleTest{
-		Resource: agentToken,
-		Create: integration.Operation{
-			Inputs: agentInputs(key, host, port, nil),
-			Hook: func(_, out property.Map) {
-				assert.EqualValues(t, 4, gql.n.Load(), "the create waited through every stage")
-				assert.Equal(t, "Bearer "+patForTests, gql.auth.Load(), "GraphQL gets the token")
-				assert.Equal(t, map[string]string{"fullPath": "root/kubernetes-agent", "name": "kapsule"}, gql.vars.Load())
-				assert.EqualValues(t, 2, out.Get("connections").AsNumber())
-				assert.Equal(t, "v18.5.1", out.Get("agentVersion").AsString())
-				assert.Equal(t, "2026-01-02T03:04:05Z", out.Get("connectedAt").AsString())
-				assert.Equal(t, ssh.FingerprintSHA256(env.bastion.hostSigner.PublicKey()), out.Get("bastionHostKeyFingerprint").AsString())
-				assert.True(t, out.Get("token").Secret(), "the token stays a secret in state")
-				assert.True(t, out.Get("privateKey").Secret())
-				assert.Equal(t, "15m", out.Get("timeout").AsString(), "defaults are applied")
-			},
-		},
-		Updates: []integration.Operation{{
-			// A longer timeout is recorded without asking again.
-			Inputs: agentInputs(key, host, port, map[string]property.Value{"timeout": property.New("1h")}),
-			Hook: func(_, out property.Map) {
-				assert.EqualValues(t, 4, gql.n.Load(), "an update does not wait")
-				assert.Equal(t, "1h", out.Get("timeout").AsString())
-			},
-		}},
-	}.Run(t, env.server)
-}
-
-func TestAgentConnectedDiffReplacesOnNewTokenOrAgent(t *testing.T) {
-	t.Parallel()
-	base := AgentConnectedArgs{BastionHost: "gw", BastionPort: 61000, PrivateKey: "k", TargetHost: "10.0.0.10",
-		Token: "t", ProjectPath: "root/kubernetes-agent", AgentName: "kapsule", TokenID: "7"}
-	state := AgentConnectedState{AgentConnectedArgs: base.withDefaults(), Connections: 2}
-	testDiffCases(t, &AgentConnected{}, state, base, []diffCase[AgentConnectedArgs]{
-		{"new agent token", func(a *AgentConnectedArgs) { a.TokenID = "8" }, "tokenId", p.UpdateReplace},
-		{"new agent", func(a *AgentConnectedArgs) { a.AgentName = "other" }, "agentName", p.UpdateReplace},
-		{"new project", func(a *AgentConnectedArgs) { a.ProjectPath = "root/other" }, "projectPath", p.UpdateReplace},
-		{"new gitlab", func(a *AgentConnectedArgs) { a.TargetHost = "10.0.0.11" }, "targetHost", p.UpdateReplace},
-		{"new api token", func(a *AgentConnectedArgs) { a.Token = "t2" }, "token", p.Update},
-		{"new bastion", func(a *AgentConnectedArgs) { a.BastionHost = "gw2" }, "bastionHost", p.Update},
-		{"timeout", func(a *AgentConnectedArgs) { a.Timeout = "1h" }, "timeout", p.Update},
-	})
-	d, err := (&AgentConnected{}).Diff(context.Background(), infer.DiffRequest[AgentConnectedArgs, AgentConnectedState]{State: state, Inputs: base})
-	require.NoError(t, err)
-	assert.False(t, d.HasChanges, "defaults spelled out are no change")
-}
-
 func TestAgentConnectedTimesOutWithTheLastReason(t *testing.T) {
 	t.Parallel()
 	env := newFakeEnv(t, &fakeGraphQL{answers: []string{noConn}}, nil)
@@ -158,21 +100,4 @@ func TestAgentConnectedStopsOnARefusedToken(t *testing.T) {
 	assert.EqualValues(t, 0, gql.n.Load(), "a refused token is not retried")
 	assert.ErrorContains(t, err, "refuses the token (HTTP 401)")
 	assert.NotContains(t, err.Error(), patForTests)
-}
-
-func TestAgentConnectedCheckNamesBadInputs(t *testing.T) {
-	t.Parallel()
-	key, _ := newKeyPEM(t)
-	s := newServer(t, Options{})
-	in := agentInputs(key, "10.0.0.10", 443, map[string]property.Value{
-		"projectPath": property.New("kubernetes-agent"),
-		"agentName":   property.New(""),
-	})
-	resp, err := s.Check(p.CheckRequest{Urn: agentURN, Inputs: in})
-	require.NoError(t, err)
-	var props []string
-	for _, f := range resp.Failures {
-		props = append(props, f.Property)
-	}
-	assert.ElementsMatch(t, []string{"projectPath", "agentName"}, props)
 }

@@ -10,6 +10,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/crypto/ssh"
+
+	"github.com/gitlab-kapsule/gitlab-kapsule/internal/sshbastion"
 )
 
 func TestNormalizeFingerprint(t *testing.T) {
@@ -82,16 +84,16 @@ func TestHostKeyPolicyTrustOnFirstUse(t *testing.T) {
 	a, b := newSigner(t).PublicKey(), newSigner(t).PublicKey()
 	h := newHostKeyBastion(t, "")
 	require.ErrorIs(t, h.present(t, a), errNoServer)
-	assert.Equal(t, ssh.FingerprintSHA256(a), h.hostKeys.fingerprint())
+	assert.Equal(t, ssh.FingerprintSHA256(a), h.HostKeyFingerprint())
 	require.ErrorIs(t, h.present(t, a), errNoServer, "the same key again is fine")
 
 	err := h.present(t, b)
-	require.ErrorIs(t, err, ErrHostKeyMismatch)
+	require.ErrorIs(t, err, sshbastion.ErrHostKeyMismatch)
 	assert.True(t, IsPermanent(err))
-	assert.ErrorContains(t, err, "changed its host key during the wait")
+	assert.ErrorContains(t, err, "changed its host key since it was first trusted")
 	assert.ErrorContains(t, err, ssh.FingerprintSHA256(a))
 	assert.ErrorContains(t, err, ssh.FingerprintSHA256(b))
-	assert.Equal(t, ssh.FingerprintSHA256(a), h.hostKeys.fingerprint(), "a refused key is never trusted")
+	assert.Equal(t, ssh.FingerprintSHA256(a), h.HostKeyFingerprint(), "a refused key is never trusted")
 }
 
 func TestHostKeyPolicyPinned(t *testing.T) {
@@ -100,9 +102,10 @@ func TestHostKeyPolicyPinned(t *testing.T) {
 	h := newHostKeyBastion(t, ssh.FingerprintSHA256(a))
 	require.ErrorIs(t, h.present(t, a), errNoServer)
 	err := h.present(t, b)
-	require.ErrorIs(t, err, ErrHostKeyMismatch)
+	require.ErrorIs(t, err, sshbastion.ErrHostKeyMismatch)
 	assert.ErrorContains(t, err, "not the pinned")
-	var hk *HostKeyError
+	assert.ErrorContains(t, err, "set hostKeyFingerprint to its new key", "the advice names the input")
+	var hk *sshbastion.HostKeyError
 	assert.ErrorAs(t, err, &hk)
 }
 
@@ -111,10 +114,15 @@ func TestHostKeyPolicyPinned(t *testing.T) {
 // what it means if it lasts.
 func TestProhibitedForwardIsRetried(t *testing.T) {
 	t.Parallel()
+	b := newBastion("gw:61000", "bastion", newSigner(t), "", nil)
+	refusal := func(reason ssh.RejectionReason) error {
+		return b.dialError(&sshbastion.TargetError{Bastion: "gw:61000", Target: "10.0.0.10:443",
+			Err: &ssh.OpenChannelError{Reason: reason, Message: "no"}})
+	}
 	for _, reason := range []ssh.RejectionReason{ssh.Prohibited, ssh.ConnectionFailed} {
-		err := channelError("10.0.0.10:443", &ssh.OpenChannelError{Reason: reason, Message: "no"})
+		err := refusal(reason)
 		assert.False(t, IsPermanent(err), "%v is retried until the deadline", reason)
 		assert.Contains(t, err.Error(), "10.0.0.10:443")
 	}
-	assert.Contains(t, channelError("10.0.0.10:443", &ssh.OpenChannelError{Reason: ssh.Prohibited}).Error(), "forwarding prohibited")
+	assert.Contains(t, refusal(ssh.Prohibited).Error(), "forwarding prohibited")
 }

@@ -2,12 +2,17 @@ package provider
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
 	"net"
+	"net/http"
+	"net/url"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
 
-	p "github.com/pulumi/pulumi-go-provider"
 	"github.com/pulumi/pulumi-go-provider/infer"
 )
 
@@ -19,40 +24,24 @@ const (
 	DefaultTimeout = "30m"
 )
 
+// ErrNotReady is matched (errors.Is) by the error of a GitLabReady wait that
+// ran out of time.
+var ErrNotReady = errors.New("gitlab not ready")
+
 // GitLabReady is the resource that, on create, waits until GitLab answers its
-// readiness endpoint through the Public Gateway's SSH bastion.
+// readiness endpoint through the Public Gateway's SSH bastion. Its Check,
+// Create, Diff, Update and Read are lifecycle's.
 type GitLabReady struct {
-	opts Options
+	lifecycle[GitLabReadyArgs, Status, GitLabReadyState, *GitLabReadyState]
 }
 
 // GitLabReadyArgs are GitLabReady's inputs.
 type GitLabReadyArgs struct {
-	// BastionHost is the Public Gateway's public address.
-	BastionHost string `pulumi:"bastionHost"`
-	// BastionPort is the SSH bastion's port.
-	BastionPort int `pulumi:"bastionPort"`
-	// BastionUser is the bastion's login.
-	BastionUser string `pulumi:"bastionUser,optional"`
-	// PrivateKey is the OpenSSH or PKCS#8 PEM private key the bastion trusts.
-	PrivateKey string `pulumi:"privateKey" provider:"secret"`
-	// HostKeyFingerprint pins the bastion's host key; empty trusts on first use.
-	HostKeyFingerprint string `pulumi:"hostKeyFingerprint,optional"`
-	// TargetHost is GitLab's private address.
-	TargetHost string `pulumi:"targetHost"`
-	// TargetPort is GitLab's HTTP(S) port.
-	TargetPort int `pulumi:"targetPort,optional"`
-	// Scheme is "http" or "https".
-	Scheme string `pulumi:"scheme,optional"`
-	// CaCert is the PEM CA of GitLab's certificate, for https.
-	CaCert string `pulumi:"caCert,optional"`
+	Access
 	// Path is the readiness path and query.
-	Path string `pulumi:"path,optional"`
-	// Timeout is the longest wait, as a Go duration.
-	Timeout string `pulumi:"timeout,optional"`
-	// PollInterval caps the pause between attempts, as a Go duration.
-	PollInterval string `pulumi:"pollInterval,optional"`
+	Path string `pulumi:"path,optional" diff:"replace"`
 	// InstanceID is GitLab's instance id; a new one means waiting again.
-	InstanceID string `pulumi:"instanceId,optional"`
+	InstanceID string `pulumi:"instanceId,optional" diff:"replace"`
 	// Token is a personal access token that must work before GitLab counts as ready.
 	Token string `pulumi:"token,optional" provider:"secret"`
 }
@@ -64,32 +53,18 @@ type GitLabReadyState struct {
 	ReadyAt string `pulumi:"readyAt"`
 	// Version is the GitLab version seen, or "".
 	Version string `pulumi:"version"`
-	// BastionHostKeyFingerprint is the bastion host key fingerprint trusted.
-	BastionHostKeyFingerprint string `pulumi:"bastionHostKeyFingerprint"`
+	Trusted
 }
-
-var (
-	_ infer.CustomResource[GitLabReadyArgs, GitLabReadyState] = (*GitLabReady)(nil)
-	_ infer.CustomCheck[GitLabReadyArgs]                      = (*GitLabReady)(nil)
-	_ infer.CustomDiff[GitLabReadyArgs, GitLabReadyState]     = (*GitLabReady)(nil)
-	_ infer.CustomUpdate[GitLabReadyArgs, GitLabReadyState]   = (*GitLabReady)(nil)
-	_ infer.CustomRead[GitLabReadyArgs, GitLabReadyState]     = (*GitLabReady)(nil)
-	_ infer.Annotated                                         = (*GitLabReady)(nil)
-	_ infer.Annotated                                         = (*GitLabReadyArgs)(nil)
-	_ infer.Annotated                                         = (*GitLabReadyState)(nil)
-)
 
 // Annotate gives the resource its token and description.
 func (r *GitLabReady) Annotate(a infer.Annotator) {
-	a.SetToken("index", "GitLabReady")
-	a.Describe(r, "Waits, when created, until GitLab answers its readiness endpoint through the "+
-		"Public Gateway's SSH bastion. A new targetHost, targetPort, scheme, path or instanceId replaces it, "+
-		"which waits again; other changes are recorded without waiting.")
+	annotateResource(a, r, "GitLabReady", "Waits, when created, until GitLab answers its readiness endpoint through the "+
+		"Public Gateway's SSH bastion. "+replacedBy(replaceKeys[GitLabReadyArgs]())+"; other changes are recorded without waiting.")
 }
 
-// Annotate documents the inputs and sets their defaults.
+// Annotate documents GitLabReady's own inputs and sets their defaults.
 func (a *GitLabReadyArgs) Annotate(an infer.Annotator) {
-	a.access().annotate(an)
+	an.SetDefault(&a.Timeout, DefaultTimeout)
 	an.Describe(&a.Path, "The readiness path and query.")
 	an.SetDefault(&a.Path, DefaultPath)
 	an.Describe(&a.InstanceID, "GitLab's instance id: a replaced instance keeps its reserved address, so a new id means waiting again.")
@@ -100,82 +75,25 @@ func (a *GitLabReadyArgs) Annotate(an infer.Annotator) {
 func (s *GitLabReadyState) Annotate(an infer.Annotator) {
 	an.Describe(&s.ReadyAt, "When GitLab answered ready (RFC 3339, UTC).")
 	an.Describe(&s.Version, "The GitLab version seen while waiting, empty if unknown.")
-	an.Describe(&s.BastionHostKeyFingerprint, "The SHA256 fingerprint of the bastion host key that was trusted.")
-}
-
-// access points at the inputs GitLabReady shares with AgentConnected.
-func (a *GitLabReadyArgs) access() access {
-	return access{
-		BastionHost: &a.BastionHost, BastionPort: &a.BastionPort, BastionUser: &a.BastionUser,
-		PrivateKey: &a.PrivateKey, HostKeyFingerprint: &a.HostKeyFingerprint,
-		TargetHost: &a.TargetHost, TargetPort: &a.TargetPort, Scheme: &a.Scheme, CaCert: &a.CaCert,
-		Timeout: &a.Timeout, PollInterval: &a.PollInterval, DefaultTimeout: DefaultTimeout,
-	}
 }
 
 // withDefaults fills the optional inputs that are empty.
 func (a GitLabReadyArgs) withDefaults() GitLabReadyArgs {
-	a.access().fillDefaults()
+	a.Access = a.Access.withDefaults(DefaultTimeout)
 	setIfZero(&a.Path, DefaultPath)
 	return a
 }
 
 // validate checks every input whose value f says is known.
 func (a GitLabReadyArgs) validate(f *fieldErrors) {
-	a.access().validate(f)
+	a.Access.validate(f)
 	if !strings.HasPrefix(a.Path, "/") {
 		f.add("path", "%q must start with /", a.Path)
 	}
 }
 
-// WaitConfig checks the inputs, fills the defaults and returns the wait they describe.
-func (a GitLabReadyArgs) WaitConfig() (Config, error) {
-	a, err := validInputs("GitLabReady", a)
-	if err != nil {
-		return Config{}, err
-	}
-	cfg, err := a.access().config(a.Path)
-	if err != nil {
-		return Config{}, err
-	}
-	cfg.Token = a.Token
-	return cfg, nil
-}
-
-// Check applies the defaults and reports invalid inputs by key; values not yet
-// known (during a preview) are checked later.
-func (r *GitLabReady) Check(ctx context.Context, req infer.CheckRequest) (infer.CheckResponse[GitLabReadyArgs], error) {
-	return checkInputs[GitLabReadyArgs](ctx, req)
-}
-
-// Create waits until GitLab is ready. A preview (DryRun) dials nothing and
-// leaves the outputs unknown.
-func (r *GitLabReady) Create(ctx context.Context, req infer.CreateRequest[GitLabReadyArgs]) (infer.CreateResponse[GitLabReadyState], error) {
-	args := req.Inputs.withDefaults()
-	state := GitLabReadyState{GitLabReadyArgs: args}
-	if req.DryRun {
-		return infer.CreateResponse[GitLabReadyState]{Output: state}, nil
-	}
-	cfg, err := args.WaitConfig()
-	if err != nil {
-		return infer.CreateResponse[GitLabReadyState]{}, err
-	}
-	log := p.GetLogger(ctx)
-	cfg.Progress = log.InfoStatus
-	log.Infof("waiting for GitLab at %s through the bastion %s (timeout %s)", cfg.URL, cfg.BastionAddr, args.Timeout)
-	res, err := r.opts.Waiter.Wait(ctx, cfg)
-	if err != nil {
-		return infer.CreateResponse[GitLabReadyState]{}, err
-	}
-	log.Infof("GitLab at %s is ready (attempts: %d)", cfg.URL, res.Attempts)
-	state.ReadyAt = res.ReadyAt.UTC().Format(time.RFC3339)
-	state.Version = res.Version
-	state.BastionHostKeyFingerprint = res.HostKeyFingerprint
-	return infer.CreateResponse[GitLabReadyState]{ID: resourceID(req.Name, args), Output: state}, nil
-}
-
-// resourceID names what was waited for; it is informative only.
-func resourceID(name string, a GitLabReadyArgs) string {
+// id is the resource's name, GitLab's address and instance.
+func (a GitLabReadyArgs) id(name string) string {
 	id := name + ":" + net.JoinHostPort(a.TargetHost, strconv.Itoa(a.TargetPort))
 	if a.InstanceID != "" {
 		id += ":" + a.InstanceID
@@ -183,63 +101,184 @@ func resourceID(name string, a GitLabReadyArgs) string {
 	return id
 }
 
-// replaceKeys are the inputs that say GitLab is another server: a change waits again.
-var replaceKeys = []string{"targetHost", "targetPort", "scheme", "path", "instanceId"}
-
-// Diff replaces the resource (and so waits again) when GitLab's address,
-// instance or readiness URL changes; any other change is an update that waits for nothing.
-func (r *GitLabReady) Diff(_ context.Context, req infer.DiffRequest[GitLabReadyArgs, GitLabReadyState]) (infer.DiffResponse, error) {
-	return diffInputs(req.State.GitLabReadyArgs.withDefaults().inputMap(), req.Inputs.withDefaults().inputMap(), replaceKeys), nil
+// WaitConfig checks the inputs, fills the defaults and returns the wait they describe.
+func (a GitLabReadyArgs) WaitConfig() (Config, error) {
+	w, err := a.plan()
+	return w.cfg, err
 }
 
-// inputMap flattens the inputs by key, for comparison.
-func (a GitLabReadyArgs) inputMap() map[string]string {
-	m := a.access().inputMap()
-	m["path"] = a.Path
-	m["instanceId"] = a.InstanceID
-	m["token"] = a.Token
-	return m
-}
-
-// Update records new inputs that do not change what is waited for (a new
-// key, bastion, timeout...); it dials nothing and keeps what the wait saw.
-func (r *GitLabReady) Update(_ context.Context, req infer.UpdateRequest[GitLabReadyArgs, GitLabReadyState]) (infer.UpdateResponse[GitLabReadyState], error) {
-	state := req.State
-	state.GitLabReadyArgs = req.Inputs.withDefaults()
-	return infer.UpdateResponse[GitLabReadyState]{Output: state}, nil
-}
-
-// Read returns the recorded state; with GITLABWAIT_RECHECK=true (pulumi
-// refresh) it asks GitLab once, and a GitLab that is not ready makes the
-// resource disappear, so the next up waits again.
-func (r *GitLabReady) Read(ctx context.Context, req infer.ReadRequest[GitLabReadyArgs, GitLabReadyState]) (infer.ReadResponse[GitLabReadyArgs, GitLabReadyState], error) {
-	resp := infer.ReadResponse[GitLabReadyArgs, GitLabReadyState]{ID: req.ID, Inputs: req.Inputs, State: req.State}
-	if !r.opts.Recheck(ctx) {
-		return resp, nil
-	}
-	cfg, err := req.State.GitLabReadyArgs.WaitConfig()
+func (a GitLabReadyArgs) plan() (plan[Status], error) {
+	a, err := validInputs("GitLabReady", a)
 	if err != nil {
-		return resp, err
+		return plan[Status]{}, err
 	}
-	s, err := r.opts.Waiter.reopen(cfg, req.State.BastionHostKeyFingerprint)
+	cfg, err := a.config(a.Path, a.Token)
 	if err != nil {
-		return resp, err
+		return plan[Status]{}, err
+	}
+	subject := "GitLab at " + cfg.URL
+	return plan[Status]{cfg: cfg, poller: (*Session).readiness, subject: subject, waiting: subject, done: "ready"}, nil
+}
+
+func (s *GitLabReadyState) args() *GitLabReadyArgs { return &s.GitLabReadyArgs }
+
+func (s *GitLabReadyState) saw(res Result[Status]) {
+	s.ReadyAt = res.At.UTC().Format(time.RFC3339)
+	s.Version = res.Status.Version
+}
+
+// refreshed keeps what the refresh did not see: an answer without a version.
+func (s *GitLabReadyState) refreshed(res Result[Status]) {
+	if res.Status.Version != "" {
+		s.Version = res.Status.Version
+	}
+	if res.HostKeyFingerprint != "" {
+		s.BastionHostKeyFingerprint = res.HostKeyFingerprint
+	}
+}
+
+// Status is the outcome of one readiness request that got an HTTP answer.
+type Status struct {
+	// Ready is true for HTTP 200 with a JSON body whose status is "ok".
+	Ready bool
+	// Detail says why GitLab is not ready, e.g. "HTTP 502".
+	Detail string
+	// Version is the GitLab version, when the answer carries one.
+	Version string
+}
+
+func (st Status) verdict() (bool, string) { return st.Ready, st.Detail }
+
+// summary is empty: the log line of a ready GitLab says all there is.
+func (Status) summary() string { return "" }
+
+// Wait polls until GitLab is ready, the timeout passes, a permanent error
+// happens or ctx ends, whichever comes first.
+func (s *Session) Wait(ctx context.Context) (Result[Status], error) {
+	return waitFor(ctx, s, s.readiness())
+}
+
+// Wait opens a session, waits until GitLab is ready and closes the session.
+func (w *Waiter) Wait(ctx context.Context, cfg Config) (Result[Status], error) {
+	s, err := w.Open(cfg)
+	if err != nil {
+		return Result[Status]{}, err
 	}
 	defer s.Close()
-	var st Status
-	ready, why, err := s.once(ctx, s.readiness(&st))
+	return s.Wait(ctx)
+}
+
+// readiness is GitLabReady's poller: one Poll an attempt.
+func (s *Session) readiness() poller[Status] {
+	return poller[Status]{
+		progress: "GitLab at " + s.host,
+		stopped:  "GitLab at " + s.host,
+		ask:      s.Poll,
+		timedOut: TimeoutError{
+			Kind: ErrNotReady,
+			What: "was not ready",
+			Hint: "look at the instance's first boot (cloud-init and gitlab-ctl status)",
+		},
+	}
+}
+
+// Poll makes one readiness request, then, when a token is set, one request
+// that proves the token works. An error means there was no HTTP answer;
+// IsPermanent tells whether retrying can help.
+func (s *Session) Poll(ctx context.Context) (Status, error) {
+	code, body, err := s.request(ctx, http.MethodGet, s.cfg.URL, nil, credential{})
+	if err != nil {
+		return Status{}, err
+	}
+	st := ParseReadiness(code, body)
+	if !st.Ready || s.cfg.Token == "" {
+		return st, nil
+	}
+	code, body, err = s.request(ctx, http.MethodGet, versionURL(s.cfg.URL), nil, credential{"PRIVATE-TOKEN", s.cfg.Token})
+	if err != nil {
+		return Status{}, err
+	}
+	return ParseVersion(code, body), nil
+}
+
+// versionURL is the API version endpoint on the readiness URL's host.
+func versionURL(readiness string) string {
+	u, err := url.Parse(readiness)
+	if err != nil {
+		return readiness
+	}
+	u.Path, u.RawQuery = "/api/v4/version", ""
+	return u.String()
+}
+
+// ParseVersion judges GitLab's answer to GET /api/v4/version with the token:
+// 200 means the token works and gives the version; 401 means the first boot
+// has not installed the token yet.
+func ParseVersion(code int, body []byte) Status {
+	var doc struct {
+		Version string `json:"version"`
+	}
 	switch {
-	case err != nil:
-		return resp, err
-	case !ready:
-		p.GetLogger(ctx).Warningf("GitLab at %s is not ready (%s): the next up waits for it again", cfg.URL, why)
-		return infer.ReadResponse[GitLabReadyArgs, GitLabReadyState]{}, nil
+	case code == http.StatusOK && json.Unmarshal(body, &doc) == nil && doc.Version != "":
+		return Status{Ready: true, Version: doc.Version}
+	case code == http.StatusUnauthorized || code == http.StatusForbidden:
+		return Status{Detail: fmt.Sprintf("ready, but the API answers HTTP %d to the automation token: "+
+			"the first boot has not installed it yet (gitlab-rails runner)", code)}
+	default:
+		return Status{Detail: fmt.Sprintf("ready, but /api/v4/version answers HTTP %d", code)}
 	}
-	if st.Version != "" {
-		resp.State.Version = st.Version
+}
+
+// ParseReadiness judges one answer of GitLab's readiness endpoint: ready means
+// HTTP 200 and a JSON object whose "status" is "ok".
+func ParseReadiness(code int, body []byte) Status {
+	var doc struct {
+		Status  string `json:"status"`
+		Version string `json:"version"`
 	}
-	if fp := s.HostKeyFingerprint(); fp != "" {
-		resp.State.BastionHostKeyFingerprint = fp
+	jsonErr := json.Unmarshal(body, &doc)
+	switch {
+	case code == http.StatusOK && jsonErr == nil && doc.Status == "ok":
+		return Status{Ready: true, Version: doc.Version}
+	case code == http.StatusOK && jsonErr != nil:
+		return Status{Detail: "HTTP 200 without a JSON body (is this GitLab's readiness path?)"}
+	case code == http.StatusOK:
+		return Status{Detail: fmt.Sprintf("HTTP 200, status %q%s", doc.Status, failingChecks(body))}
+	case code == http.StatusNotFound:
+		return Status{Detail: "HTTP 404 (GitLab hides its health endpoints from addresses outside " +
+			"gitlab_rails['monitoring_whitelist']: it must include the Public Gateway's private address or the private network's CIDR)"}
+	case jsonErr == nil && doc.Status != "":
+		return Status{Detail: fmt.Sprintf("HTTP %d, status %q%s", code, doc.Status, failingChecks(body))}
+	default:
+		return Status{Detail: fmt.Sprintf("HTTP %d", code)}
 	}
-	return resp, nil
+}
+
+// failingChecks lists the checks of a readiness body whose status is not ok,
+// as ", failing: db_check, redis_check", or "".
+func failingChecks(body []byte) string {
+	var checks map[string]json.RawMessage
+	if json.Unmarshal(body, &checks) != nil {
+		return ""
+	}
+	var failing []string
+	for name, raw := range checks {
+		var results []struct {
+			Status string `json:"status"`
+		}
+		if json.Unmarshal(raw, &results) != nil {
+			continue
+		}
+		for _, r := range results {
+			if r.Status != "ok" {
+				failing = append(failing, name)
+				break
+			}
+		}
+	}
+	if len(failing) == 0 {
+		return ""
+	}
+	sort.Strings(failing)
+	return ", failing: " + strings.Join(failing, ", ")
 }

@@ -4,15 +4,14 @@ import (
 	"context"
 	"maps"
 	"net/http"
+	"sync/atomic"
 	"testing"
 
 	"github.com/blang/semver"
 	p "github.com/pulumi/pulumi-go-provider"
-	"github.com/pulumi/pulumi-go-provider/infer"
 	"github.com/pulumi/pulumi-go-provider/integration"
 	presource "github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/property"
-	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -91,6 +90,30 @@ func agentInputs(key, host string, port int, extra map[string]property.Value) pr
 	return property.NewMap(m)
 }
 
+// fixture is one resource and its GitLab stand-in, for the tests that
+// drive both resources the same way.
+type fixture struct {
+	name string
+	urn  presource.URN
+	// gitlab answers the resource's requests; requests counts them.
+	gitlab   http.Handler
+	requests *atomic.Int32
+	// inputs are the resource's inputs for GitLab at host:port, then extra.
+	inputs func(key, host string, port int, extra map[string]property.Value) property.Map
+}
+
+// readyFixture is GitLabReady, GitLab answering codes in turn.
+func readyFixture(codes ...int) fixture {
+	g := &schedule{codes: codes}
+	return fixture{name: "GitLabReady", urn: urn, gitlab: g, requests: &g.n, inputs: inputs}
+}
+
+// agentFixture is AgentConnected, GraphQL giving answers in turn.
+func agentFixture(answers ...string) (fixture, *fakeGraphQL) {
+	g := &fakeGraphQL{answers: answers}
+	return fixture{name: "AgentConnected", urn: agentURN, gitlab: g, requests: &g.n, inputs: agentInputs}, g
+}
+
 // checkAndCreate checks and creates a resource, as the engine would.
 func checkAndCreate(t *testing.T, s integration.Server, urn presource.URN, in property.Map) (p.CheckResponse, p.CreateResponse, error) {
 	t.Helper()
@@ -99,30 +122,4 @@ func checkAndCreate(t *testing.T, s integration.Server, urn presource.URN, in pr
 	require.Empty(t, check.Failures)
 	created, err := s.Create(p.CreateRequest{Urn: urn, Properties: check.Inputs})
 	return check, created, err
-}
-
-// diffCase changes one input and says how Diff must judge the change.
-type diffCase[A any] struct {
-	name   string
-	change func(*A)
-	key    string
-	kind   p.DiffKind
-}
-
-// testDiffCases runs Diff for each case, base changed by it against state:
-// Diff must see exactly the changed key, judged kind.
-func testDiffCases[A, S any](t *testing.T, r infer.CustomDiff[A, S], state S, base A, cases []diffCase[A]) {
-	t.Helper()
-	for _, tt := range cases {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			in := base
-			tt.change(&in)
-			d, err := r.Diff(context.Background(), infer.DiffRequest[A, S]{ID: "test", State: state, Inputs: in})
-			require.NoError(t, err)
-			assert.True(t, d.HasChanges)
-			require.Len(t, d.DetailedDiff, 1)
-			assert.Equal(t, tt.kind, d.DetailedDiff[tt.key].Kind)
-		})
-	}
 }

@@ -13,6 +13,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/gitlab-kapsule/gitlab-kapsule/internal/sshbastion"
 )
 
 func TestBackoffDelay(t *testing.T) {
@@ -80,10 +82,10 @@ func TestParseReadiness(t *testing.T) {
 // testConfig is a wait against gitlab through the fake bastion.
 func testConfig(t *testing.T, host string, port int, key string) Config {
 	t.Helper()
-	cfg, err := GitLabReadyArgs{
+	cfg, err := GitLabReadyArgs{Access: Access{
 		BastionHost: "bastion.invalid", BastionPort: 61000, PrivateKey: key,
 		TargetHost: host, TargetPort: port, Timeout: "30m", PollInterval: "15s",
-	}.WaitConfig()
+	}}.WaitConfig()
 	require.NoError(t, err)
 	return cfg
 }
@@ -123,7 +125,7 @@ func TestWaitTimesOutWithLastError(t *testing.T) {
 	require.ErrorContains(t, err, "not ready after 30m0s")
 	require.ErrorContains(t, err, "last: HTTP 502")
 	assert.Equal(t, 30*time.Minute, clock.Now().Sub(start), "the wait ends at the timeout, not later")
-	var nre *NotReadyError
+	var nre *TimeoutError
 	require.True(t, errors.As(err, &nre))
 	// 1+2+4+8 s, then 15 s pauses: about 120 attempts in 30 minutes.
 	assert.InDelta(t, 121, nre.Attempts, 25)
@@ -142,7 +144,7 @@ func TestWaitRefusedTargetIsNotYet(t *testing.T) {
 
 	_, err := (&Waiter{DialSSH: fb.Dial, Clock: newFakeClock()}).Wait(context.Background(), cfg)
 	require.ErrorIs(t, err, ErrNotReady)
-	require.ErrorContains(t, err, "the bastion could not connect to 127.0.0.1:1: Connection refused")
+	require.ErrorContains(t, err, "the bastion at bastion.invalid:61000 could not connect to 127.0.0.1:1: Connection refused")
 }
 
 func TestWaitWrongKeyFailsAtOnce(t *testing.T) {
@@ -153,7 +155,7 @@ func TestWaitWrongKeyFailsAtOnce(t *testing.T) {
 	host, port := startGitLab(t, &schedule{codes: []int{200}})
 
 	_, err := (&Waiter{DialSSH: fb.Dial, Clock: newFakeClock()}).Wait(context.Background(), testConfig(t, host, port, key))
-	require.ErrorIs(t, err, ErrBastionAuth)
+	require.ErrorIs(t, err, sshbastion.ErrKeyRefused)
 	require.ErrorContains(t, err, `refused the SSH key for user "bastion"`)
 	assert.True(t, IsPermanent(err))
 	assert.EqualValues(t, 1, fb.dials.Load(), "no retry after an authentication failure")
@@ -168,7 +170,7 @@ func TestWaitPinnedHostKeyMismatch(t *testing.T) {
 	cfg.HostKeyFingerprint = "SHA256:" + strings.Repeat("A", 43)
 
 	_, err := (&Waiter{DialSSH: fb.Dial, Clock: newFakeClock()}).Wait(context.Background(), cfg)
-	require.ErrorIs(t, err, ErrHostKeyMismatch)
+	require.ErrorIs(t, err, sshbastion.ErrHostKeyMismatch)
 	require.ErrorContains(t, err, "set hostKeyFingerprint to its new key")
 	assert.EqualValues(t, 1, fb.dials.Load())
 }
@@ -237,7 +239,7 @@ func TestWaitWithTokenWaitsUntilTheTokenWorks(t *testing.T) {
 	res, err := (&Waiter{DialSSH: fb.Dial, Clock: newFakeClock()}).Wait(context.Background(), cfg)
 	require.NoError(t, err)
 	assert.Equal(t, 3, res.Attempts)
-	assert.Equal(t, "18.5.1", res.Version, "the version comes from the API")
+	assert.Equal(t, "18.5.1", res.Status.Version, "the version comes from the API")
 	require.Len(t, progress, 2)
 	assert.Contains(t, progress[0], "HTTP 401 to the automation token")
 	for _, p := range progress {

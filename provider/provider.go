@@ -43,11 +43,14 @@ func New(opts Options) (p.Provider, error) {
 	if opts.Recheck == nil {
 		opts.Recheck = recheckFromEnv
 	}
+	// Both resources share their lifecycle, and so its seams.
+	gitlab, agent := &GitLabReady{}, &AgentConnected{}
+	gitlab.opts, agent.opts = opts, opts
 	return infer.NewProviderBuilder().
 		WithNamespace("gitlab-kapsule").
 		WithDisplayName("GitLab readiness").
 		WithDescription("Waits, through a Scaleway Public Gateway SSH bastion, until a private GitLab is ready and its Kubernetes agent connected.").
-		WithResources(infer.Resource(&GitLabReady{opts: opts}), infer.Resource(&AgentConnected{opts: opts})).
+		WithResources(infer.Resource(gitlab), infer.Resource(agent)).
 		Build()
 }
 

@@ -2,13 +2,9 @@ package provider
 
 import (
 	"context"
-	"net/http"
-	"sync/atomic"
 	"testing"
 
 	p "github.com/pulumi/pulumi-go-provider"
-	presource "github.com/pulumi/pulumi/sdk/v3/go/common/resource"
-	"github.com/pulumi/pulumi/sdk/v3/go/property"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -18,18 +14,8 @@ import (
 // ready removes the resource, so the next up waits again.
 func TestReadRechecksOnlyWhenAsked(t *testing.T) {
 	t.Parallel()
-	ready := &schedule{codes: []int{200, 502}}
-	agent := &fakeGraphQL{answers: []string{connected, noConn}}
-	for _, tc := range []struct {
-		name     string
-		urn      presource.URN
-		gitlab   http.Handler
-		requests *atomic.Int32
-		inputs   func(key, host string, port int, extra map[string]property.Value) property.Map
-	}{
-		{"GitLabReady", urn, ready, &ready.n, inputs},
-		{"AgentConnected", agentURN, agent, &agent.n, agentInputs},
-	} {
+	agent, _ := agentFixture(connected, noConn)
+	for _, tc := range []fixture{readyFixture(200, 502), agent} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			recheck := false

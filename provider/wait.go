@@ -12,24 +12,58 @@ import (
 // attempt asks. waitFor repeats the attempt until it is done (Create); once
 // makes a single attempt (Read, on pulumi refresh).
 
+// answer is what one attempt learnt from GitLab (Status, AgentStatus).
+type answer interface {
+	// verdict says whether the wait is over and, if not, why.
+	verdict() (done bool, why string)
+	// summary says what an answer that ended the wait showed, for the log, or "".
+	summary() string
+}
+
 // poller is what one kind of wait asks GitLab, and how its messages name it.
-type poller struct {
+type poller[T answer] struct {
 	// progress completes "waiting for %s (attempt 2, last: HTTP 502)".
 	progress string
 	// stopped completes "stopped waiting for %s after 2 attempts (last: HTTP 502): context canceled".
 	stopped string
-	// attempt makes one request: done, or why not (detail). An error means no
-	// answer; IsPermanent tells whether retrying can help.
-	attempt func(ctx context.Context) (done bool, detail string, err error)
-	// timedOut is the error of a wait that ran out of time, with the last reason.
-	timedOut func(attempts int, last string) error
+	// ask makes one request. An error means no answer; IsPermanent tells
+	// whether retrying can help.
+	ask func(ctx context.Context) (T, error)
+	// timedOut is the error of a wait that runs out of time, but for what
+	// the wait fills in: Host, Timeout, Attempts and Last.
+	timedOut TimeoutError
+}
+
+// Result is what a wait saw when it ended well.
+type Result[T answer] struct {
+	// Status is the answer that ended the wait.
+	Status T
+	// At is when that answer came.
+	At time.Time
+	// Attempts is the number of attempts made.
+	Attempts int
+	// Connections is the number of SSH connections opened to the bastion.
+	Connections int
+	// HostKeyFingerprint is the bastion host key fingerprint that was trusted.
+	HostKeyFingerprint string
+}
+
+// result is what s saw, ending with st after attempts.
+func result[T answer](s *Session, st T, attempts int) Result[T] {
+	return Result[T]{
+		Status:             st,
+		At:                 s.w.clock().Now(),
+		Attempts:           attempts,
+		Connections:        s.Connections(),
+		HostKeyFingerprint: s.HostKeyFingerprint(),
+	}
 }
 
 // waitFor is every wait's loop: it makes attempts with a capped, jittered
 // backoff between them until one is done, the timeout passes, an attempt
 // fails for good or ctx ends, and reports each failed attempt to cfg.Progress.
-// It returns the number of attempts made.
-func (s *Session) waitFor(ctx context.Context, p poller) (int, error) {
+// Its error, but for ctx's end, says how many attempts were made.
+func waitFor[T answer](ctx context.Context, s *Session, p poller[T]) (Result[T], error) {
 	clock := s.w.clock()
 	backoff := Backoff{Initial: s.w.initialDelay(), Max: s.cfg.PollInterval, Jitter: DefaultJitter, Rand: s.w.Rand}
 	deadline := clock.Now().Add(s.cfg.Timeout)
@@ -38,30 +72,32 @@ func (s *Session) waitFor(ctx context.Context, p poller) (int, error) {
 		remaining := deadline.Sub(clock.Now())
 		// The last attempt, at the deadline, still gets a fair chance to answer.
 		actx, cancel := context.WithTimeout(ctx, max(min(s.w.attemptTimeout(), remaining), min(s.w.attemptTimeout(), time.Second)))
-		done, detail, err := p.attempt(actx)
+		st, err := p.ask(actx)
 		cancel()
 		if ctx.Err() != nil {
-			return attempt, fmt.Errorf("stopped waiting for %s after %d attempts (last: %s): %w", p.stopped, attempt, last, ctx.Err())
+			return Result[T]{}, fmt.Errorf("stopped waiting for %s after %d attempts (last: %s): %w", p.stopped, attempt, last, ctx.Err())
 		}
-		switch {
-		case err == nil && done:
-			return attempt, nil
-		case err == nil:
-			last = detail
+		switch done, why := st.verdict(); {
 		case IsPermanent(err):
-			return attempt, err
-		default:
+			return Result[T]{}, err
+		case err != nil:
 			last = s.describe(err)
+		case done:
+			return result(s, st, attempt), nil
+		default:
+			last = why
 		}
 		now := clock.Now()
 		if !now.Before(deadline) {
-			return attempt, p.timedOut(attempt, last)
+			e := p.timedOut
+			e.Host, e.Timeout, e.Attempts, e.Last = s.host, s.cfg.Timeout, attempt, last
+			return Result[T]{}, &e
 		}
 		if s.cfg.Progress != nil {
 			s.cfg.Progress(fmt.Sprintf("waiting for %s (attempt %d, last: %s)", p.progress, attempt, last))
 		}
 		if err := clock.Sleep(ctx, min(backoff.Delay(attempt), deadline.Sub(now))); err != nil {
-			return attempt, fmt.Errorf("stopped waiting for %s after %d attempts (last: %s): %w", p.stopped, attempt, last, err)
+			return Result[T]{}, fmt.Errorf("stopped waiting for %s after %d attempts (last: %s): %w", p.stopped, attempt, last, err)
 		}
 	}
 }
@@ -77,17 +113,18 @@ func (s *Session) describe(err error) string {
 // once makes a single attempt of p, bounded like one attempt of a wait. A
 // permanent error is returned as is; a transient one, or an answer that is
 // not done, gives why: the reason to wait again.
-func (s *Session) once(ctx context.Context, p poller) (done bool, why string, err error) {
+func once[T answer](ctx context.Context, s *Session, p poller[T]) (res Result[T], done bool, why string, err error) {
 	actx, cancel := context.WithTimeout(ctx, s.w.attemptTimeout())
 	defer cancel()
-	done, why, err = p.attempt(actx)
+	st, err := p.ask(actx)
 	switch {
 	case IsPermanent(err):
-		return false, "", err
+		return Result[T]{}, false, "", err
 	case err != nil:
-		return false, err.Error(), nil
+		return Result[T]{}, false, err.Error(), nil
 	}
-	return done, why, nil
+	done, why = st.verdict()
+	return result(s, st, 1), done, why, nil
 }
 
 // reopen opens a session for a refresh of what a wait saw: unless a host key
@@ -98,3 +135,31 @@ func (w *Waiter) reopen(cfg Config, trusted string) (*Session, error) {
 	}
 	return w.Open(cfg)
 }
+
+// TimeoutError ends a wait that ran out of time: what GitLab did not show,
+// the last reason and where to look.
+type TimeoutError struct {
+	// Kind is what errors.Is matches: ErrNotReady or ErrAgentNotConnected.
+	Kind error
+	// What completes "GitLab at 10.0.0.10:80 ...", e.g. "was not ready".
+	What string
+	// Hint says where to look, before raising the timeout.
+	Hint string
+	// Host is GitLab's "host:port".
+	Host string
+	// Timeout is how long the wait lasted.
+	Timeout time.Duration
+	// Attempts is the number of attempts made.
+	Attempts int
+	// Last is why the last attempt was not done.
+	Last string
+}
+
+// Error says what was seen last and what to look at.
+func (e *TimeoutError) Error() string {
+	return fmt.Sprintf("GitLab at %s %s after %s (%d attempts), last: %s: %s, or raise timeout",
+		e.Host, e.What, e.Timeout, e.Attempts, e.Last, e.Hint)
+}
+
+// Is makes errors.Is(err, e.Kind) true.
+func (e *TimeoutError) Is(target error) bool { return target == e.Kind }

@@ -27,19 +27,22 @@ func TestWaitLastAttemptGetsASecond(t *testing.T) {
 	type attempt struct{ at, budget time.Duration }
 	var attempts []attempt
 	errTimedOut := errors.New("timed out")
-	n, err := s.waitFor(context.Background(), poller{
-		attempt: func(ctx context.Context) (bool, string, error) {
+	_, err = waitFor(context.Background(), s, poller[Status]{
+		ask: func(ctx context.Context) (Status, error) {
 			deadline, ok := ctx.Deadline()
 			require.True(t, ok, "every attempt is bounded")
 			attempts = append(attempts, attempt{clock.Now().Sub(start), time.Until(deadline)})
-			return false, "not yet", nil
+			return Status{Detail: "not yet"}, nil
 		},
-		timedOut: func(int, string) error { return errTimedOut },
+		timedOut: TimeoutError{Kind: errTimedOut},
 	})
 	require.ErrorIs(t, err, errTimedOut)
+	var timedOut *TimeoutError
+	require.ErrorAs(t, err, &timedOut)
 	// Pauses of 1s then 2s capped at the deadline: attempts at 0s, 1s and 2s.
 	require.Len(t, attempts, 3)
-	assert.Equal(t, n, len(attempts))
+	assert.Equal(t, timedOut.Attempts, len(attempts))
+	assert.Equal(t, "not yet", timedOut.Last)
 	assert.Equal(t, 2*time.Second, attempts[2].at, "the last attempt is made at the deadline")
 	for _, a := range attempts {
 		assert.Greater(t, a.budget, 900*time.Millisecond, "attempt at %s", a.at)

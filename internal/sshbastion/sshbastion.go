@@ -12,8 +12,20 @@ import (
 	"golang.org/x/crypto/ssh"
 )
 
+// ScalewayUser is the login of Scaleway's Public Gateway SSH bastion.
+const ScalewayUser = "bastion"
+
+// DefaultStallProbe bounds the keepalive answer after a stalled channel open.
+const DefaultStallProbe = 5 * time.Second
+
 // ErrClosed is returned by Dial once the Client is closed.
 var ErrClosed = errors.New("the bastion client is closed")
+
+// ErrHostKeyMismatch is matched (errors.Is) by every *HostKeyError.
+var ErrHostKeyMismatch = errors.New("bastion host key mismatch")
+
+// ErrKeyRefused is matched (errors.Is) by every *AuthError.
+var ErrKeyRefused = errors.New("bastion refused the ssh key")
 
 // ErrNoAnswer is returned by Probe when the bastion does not answer a
 // keepalive in time; the connection has been dropped.
@@ -80,11 +92,28 @@ type HostKeyError struct {
 	Got string
 	// Pinned tells whether Want was pinned.
 	Pinned bool
+	// Setting names what pins the host key, for the advice (Options.HostKeySetting).
+	Setting string
 }
 
+// Error says what happened and what to do about it.
 func (e *HostKeyError) Error() string {
-	return fmt.Sprintf("the bastion %s presented host key %s, not the trusted %s", e.Addr, e.Got, e.Want)
+	if e.Pinned {
+		setting := e.Setting
+		if setting == "" {
+			setting = "the pinned fingerprint"
+		}
+		return fmt.Sprintf("the bastion at %s presented host key %s, not the pinned %s: "+
+			"if the Public Gateway was recreated, set %s to its new key (or unset it to trust on first use); "+
+			"otherwise stop, the connection may be intercepted", e.Addr, e.Got, e.Want, setting)
+	}
+	return fmt.Sprintf("the bastion at %s changed its host key since it was first trusted (first %s, now %s): "+
+		"if the Public Gateway was just recreated, run again; otherwise stop, the connection may be intercepted",
+		e.Addr, e.Want, e.Got)
 }
+
+// Is makes errors.Is(err, ErrHostKeyMismatch) true.
+func (e *HostKeyError) Is(target error) bool { return target == ErrHostKeyMismatch }
 
 // AuthError says that the bastion refused the SSH key.
 type AuthError struct {
@@ -96,16 +125,80 @@ type AuthError struct {
 	Err error
 }
 
+// Error says what happened and what to do about it: Scaleway's bastion
+// accepts the project's IAM SSH keys, copied when the bastion is enabled or
+// its keys refreshed.
 func (e *AuthError) Error() string {
-	return fmt.Sprintf("the bastion %s refused the key for user %q: %v", e.Addr, e.User, e.Err)
+	return fmt.Sprintf("the bastion at %s refused the SSH key for user %q (%v): "+
+		"register the automation public key as an IAM SSH key of the gateway's project, "+
+		"and refresh the gateway's bastion keys (the bastion copies the project's keys only when it is enabled or refreshed)",
+		e.Addr, e.User, e.Err)
 }
 
 // Unwrap returns the SSH library's error.
 func (e *AuthError) Unwrap() error { return e.Err }
 
+// Is makes errors.Is(err, ErrKeyRefused) true.
+func (e *AuthError) Is(target error) bool { return target == ErrKeyRefused }
+
+// TargetError says that the bastion, reached, refused to open a channel to
+// the target: the target may not accept connections yet.
+type TargetError struct {
+	// Bastion is the bastion's address.
+	Bastion string
+	// Target is the address the channel was for.
+	Target string
+	// Err is the bastion's refusal.
+	Err *ssh.OpenChannelError
+}
+
+// Error says what the bastion answered; a prohibited forward that lasts means
+// the bastion does not forward there at all.
+func (e *TargetError) Error() string {
+	msg := e.Err.Message
+	if e.Err.Reason == ssh.Prohibited {
+		msg = fmt.Sprintf("forwarding prohibited (%s): if this lasts, the bastion does not forward to %s", e.Err.Message, e.Target)
+	}
+	if msg == "" {
+		return fmt.Sprintf("the bastion at %s could not connect to %s", e.Bastion, e.Target)
+	}
+	return fmt.Sprintf("the bastion at %s could not connect to %s: %s", e.Bastion, e.Target, msg)
+}
+
+// Unwrap returns the bastion's refusal.
+func (e *TargetError) Unwrap() error { return e.Err }
+
+// KeyError says that a private key cannot be used. It never quotes the key.
+type KeyError struct {
+	// Encrypted tells a passphrase-protected key from one that does not parse.
+	Encrypted bool
+}
+
+// Error says what is wrong with the key and what to pass instead.
+func (e *KeyError) Error() string {
+	why := "it does not parse"
+	if e.Encrypted {
+		why = "it is encrypted"
+	}
+	return "the bastion key is not an unencrypted PEM private key (" + why + "): " +
+		"pass the OpenSSH (or PKCS#8) PEM of the key the bastion trusts"
+}
+
+// ParsePrivateKey reads the key the bastion trusts; a key that cannot be
+// used comes back as a *KeyError, whose text never quotes the key.
+func ParsePrivateKey(pemKey string) (ssh.Signer, error) {
+	signer, err := ssh.ParsePrivateKey([]byte(pemKey))
+	if err != nil {
+		var encrypted *ssh.PassphraseMissingError
+		return nil, &KeyError{Encrypted: errors.As(err, &encrypted)}
+	}
+	return signer, nil
+}
+
 // ConnectError says that Dial could not connect to the bastion: Err is
 // ErrClosed, an *UnreachableError, *HostKeyError, *AuthError or the
-// dialer's error. Its text is Err's, so that callers word their own message.
+// dialer's error. Its text is Err's: a *HostKeyError or *AuthError says what
+// to do; for the others, callers word their own message.
 type ConnectError struct{ Err error }
 
 func (e *ConnectError) Error() string { return e.Err.Error() }
@@ -140,6 +233,9 @@ type Options struct {
 	// ignored); empty trusts the first key seen by this Client and refuses
 	// any other afterwards.
 	HostKeyFingerprint string
+	// HostKeySetting names, in a *HostKeyError's advice, what pins the host
+	// key (e.g. the hostKeyFingerprint input); empty says "the pinned fingerprint".
+	HostKeySetting string
 	// ClientVersion is the SSH version string; empty uses the library's.
 	ClientVersion string
 	// Timeout, when positive, bounds each SSH connection and each channel
@@ -152,7 +248,7 @@ type Options struct {
 	// caller's path, with StallProbe as the keepalive's deadline.
 	Redial bool
 	// StallProbe bounds the keepalive answer after a stalled channel open;
-	// zero means 5s.
+	// zero means DefaultStallProbe.
 	StallProbe time.Duration
 	// Dial opens the SSH connection; nil uses Dialer(nil).
 	Dial DialFunc
@@ -176,14 +272,14 @@ func New(opts Options) *Client {
 		opts.Dial = Dialer(nil)
 	}
 	if opts.StallProbe <= 0 {
-		opts.StallProbe = 5 * time.Second
+		opts.StallProbe = DefaultStallProbe
 	}
 	return &Client{opts: opts}
 }
 
 // Dial opens a channel to addr through the bastion, connecting first if
-// there is no live SSH connection. A target that refuses comes back as the
-// *ssh.OpenChannelError, a failed connection as a *ConnectError, a
+// there is no live SSH connection. A target that refuses comes back as a
+// *TargetError, a failed connection as a *ConnectError, a
 // connection that died as a *LostError, and a channel open that ctx cut
 // short as ctx's error.
 func (c *Client) Dial(ctx context.Context, network, addr string) (net.Conn, error) {
@@ -198,7 +294,7 @@ func (c *Client) Dial(ctx context.Context, network, addr string) (net.Conn, erro
 		}
 		var oce *ssh.OpenChannelError
 		if errors.As(err, &oce) {
-			return nil, err
+			return nil, &TargetError{Bastion: c.opts.Addr, Target: addr, Err: oce}
 		}
 		if !c.opts.Redial && ctx.Err() != nil {
 			// No answer to the channel open: the target may be slow, or the
@@ -280,7 +376,7 @@ func (c *Client) checkHostKey(key ssh.PublicKey) *HostKeyError {
 		want, pinned = c.trusted, false
 	}
 	if want != "" && strings.TrimRight(want, "=") != fp {
-		return &HostKeyError{Addr: c.opts.Addr, Want: want, Got: fp, Pinned: pinned}
+		return &HostKeyError{Addr: c.opts.Addr, Want: want, Got: fp, Pinned: pinned, Setting: c.opts.HostKeySetting}
 	}
 	c.trusted = fp
 	return nil

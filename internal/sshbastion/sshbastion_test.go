@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"net"
@@ -109,4 +110,62 @@ func TestClosedClientDialsNothing(t *testing.T) {
 	require.ErrorIs(t, err, ErrClosed)
 	assert.Zero(t, k.Connections())
 	require.NoError(t, k.Probe(0), "no connection, nothing to probe")
+}
+
+// The advice lives in the errors' own text, so every caller gives the same.
+func TestErrorsSayWhatToDo(t *testing.T) {
+	t.Parallel()
+	pinned := &HostKeyError{Addr: "gw:61000", Want: "SHA256:a", Got: "SHA256:b", Pinned: true, Setting: "hostKeyFingerprint"}
+	assert.ErrorIs(t, pinned, ErrHostKeyMismatch)
+	assert.EqualError(t, pinned, "the bastion at gw:61000 presented host key SHA256:b, not the pinned SHA256:a: "+
+		"if the Public Gateway was recreated, set hostKeyFingerprint to its new key (or unset it to trust on first use); "+
+		"otherwise stop, the connection may be intercepted")
+	pinned.Setting = ""
+	assert.ErrorContains(t, pinned, "set the pinned fingerprint to its new key")
+	changed := &HostKeyError{Addr: "gw:61000", Want: "SHA256:a", Got: "SHA256:b"}
+	assert.ErrorContains(t, changed, "changed its host key since it was first trusted (first SHA256:a, now SHA256:b): "+
+		"if the Public Gateway was just recreated, run again")
+
+	refused := &AuthError{Addr: "gw:61000", User: "bastion", Err: errors.New("ssh: unable to authenticate")}
+	assert.ErrorIs(t, refused, ErrKeyRefused)
+	assert.NotErrorIs(t, refused, ErrHostKeyMismatch)
+	assert.ErrorContains(t, refused, `the bastion at gw:61000 refused the SSH key for user "bastion" (ssh: unable to authenticate): `+
+		"register the automation public key as an IAM SSH key of the gateway's project")
+
+	for reason, want := range map[ssh.RejectionReason]string{
+		ssh.ConnectionFailed: "the bastion at gw:61000 could not connect to 10.0.0.10:443: Connection refused",
+		ssh.Prohibited:       "forwarding prohibited (Connection refused): if this lasts, the bastion does not forward to 10.0.0.10:443",
+	} {
+		oce := &ssh.OpenChannelError{Reason: reason, Message: "Connection refused"}
+		err := &TargetError{Bastion: "gw:61000", Target: "10.0.0.10:443", Err: oce}
+		assert.ErrorContains(t, err, want)
+		assert.ErrorIs(t, err, oce)
+	}
+	assert.EqualError(t, &TargetError{Bastion: "gw:61000", Target: "10.0.0.10:443", Err: &ssh.OpenChannelError{}},
+		"the bastion at gw:61000 could not connect to 10.0.0.10:443")
+}
+
+func TestParsePrivateKeyNeverQuotesTheKey(t *testing.T) {
+	t.Parallel()
+	_, key, err := ed25519.GenerateKey(rand.Reader)
+	require.NoError(t, err)
+	plain, err := ssh.MarshalPrivateKey(key, "")
+	require.NoError(t, err)
+	encrypted, err := ssh.MarshalPrivateKeyWithPassphrase(key, "", []byte("secret"))
+	require.NoError(t, err)
+
+	signer, err := ParsePrivateKey(string(pem.EncodeToMemory(plain)))
+	require.NoError(t, err)
+	assert.Equal(t, "ssh-ed25519", signer.PublicKey().Type())
+	for pemKey, why := range map[string]string{
+		string(pem.EncodeToMemory(encrypted)):              "(it is encrypted)",
+		"-----BEGIN OPENSSH PRIVATE KEY-----\nnot a key\n": "(it does not parse)",
+	} {
+		_, err := ParsePrivateKey(pemKey)
+		var ke *KeyError
+		require.ErrorAs(t, err, &ke)
+		assert.ErrorContains(t, err, "not an unencrypted PEM private key "+why)
+		assert.NotContains(t, err.Error(), "not a key")
+		assert.NotContains(t, err.Error(), "PRIVATE KEY")
+	}
 }

@@ -79,7 +79,7 @@ func (g *gitlab) waitRequests(t testing.TB, n int64) {
 
 // args are GitLabReady's inputs for a wait through b at g.
 func args(b *harness.Bastion, g *gitlab) provider.GitLabReadyArgs {
-	return provider.GitLabReadyArgs{
+	return provider.GitLabReadyArgs{Access: provider.Access{
 		BastionHost:  b.Host,
 		BastionPort:  b.Port,
 		BastionUser:  b.User,
@@ -88,7 +88,7 @@ func args(b *harness.Bastion, g *gitlab) provider.GitLabReadyArgs {
 		TargetPort:   g.port,
 		Timeout:      "30s",
 		PollInterval: "200ms",
-	}
+	}}
 }
 
 // config turns args into a wait's Config, failing t on invalid inputs.
@@ -108,7 +108,7 @@ func fastWaiter() *provider.Waiter {
 
 // waitResult is what a wait run in the background returned.
 type waitResult struct {
-	res provider.Result
+	res provider.Result[provider.Status]
 	err error
 	at  time.Time
 }

@@ -2,6 +2,7 @@ package bastion
 
 import (
 	"context"
+	"net"
 	"strconv"
 	"testing"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/gitlab-kapsule/gitlab-kapsule/internal/sshbastion"
 	"github.com/gitlab-kapsule/gitlab-kapsule/provider"
 	"github.com/gitlab-kapsule/gitlab-kapsule/tests/harness"
 )
@@ -28,7 +30,7 @@ func TestBecomesReady(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 4, res.Attempts)
 	assert.Equal(t, b.HostKeyFingerprint(), res.HostKeyFingerprint, "trust on first use records the bastion's key")
-	assert.WithinDuration(t, time.Now(), res.ReadyAt, time.Minute)
+	assert.WithinDuration(t, time.Now(), res.At, time.Minute)
 	assert.EqualValues(t, 1, b.Connections(), "one TCP connection to the bastion for the whole wait")
 	assert.Equal(t, 1, res.Connections)
 	require.Len(t, progress, 3)
@@ -50,7 +52,7 @@ func TestPinnedHostKey(t *testing.T) {
 	b.Restart(t)
 	start := time.Now()
 	_, err = fastWaiter().Wait(t.Context(), config(t, a))
-	require.ErrorIs(t, err, provider.ErrHostKeyMismatch)
+	require.ErrorIs(t, err, sshbastion.ErrHostKeyMismatch)
 	require.ErrorContains(t, err, "not the pinned "+a.HostKeyFingerprint)
 	assert.Less(t, time.Since(start), 10*time.Second, "a mismatch fails at once")
 }
@@ -82,7 +84,7 @@ func TestTargetRefusedIsNotYet(t *testing.T) {
 	a.Timeout = "1s"
 	_, err := fastWaiter().Wait(t.Context(), config(t, a))
 	require.ErrorIs(t, err, provider.ErrNotReady)
-	require.ErrorContains(t, err, "last: the bastion could not connect to "+g.host+":1")
+	require.ErrorContains(t, err, "last: the bastion at "+net.JoinHostPort(b.Host, strconv.Itoa(b.Port))+" could not connect to "+g.host+":1")
 	assert.EqualValues(t, 1, b.Connections())
 }
 
@@ -94,7 +96,7 @@ func TestWrongKeyFailsAtOnce(t *testing.T) {
 	a.PrivateKey = harness.BastionKey(t)
 	start := time.Now()
 	_, err := fastWaiter().Wait(t.Context(), config(t, a))
-	require.ErrorIs(t, err, provider.ErrBastionAuth)
+	require.ErrorIs(t, err, sshbastion.ErrKeyRefused)
 	require.ErrorContains(t, err, "refused the SSH key for user \""+b.User+"\"")
 	require.ErrorContains(t, err, "register the automation public key")
 	assert.True(t, provider.IsPermanent(err))
@@ -115,8 +117,8 @@ func TestHostKeyChangedBetweenAttempts(t *testing.T) {
 	b.Restart(t)
 	select {
 	case r := <-done:
-		require.ErrorIs(t, r.err, provider.ErrHostKeyMismatch)
-		require.ErrorContains(t, r.err, "changed its host key during the wait (first "+first+", now "+b.HostKeyFingerprint()+")")
+		require.ErrorIs(t, r.err, sshbastion.ErrHostKeyMismatch)
+		require.ErrorContains(t, r.err, "changed its host key since it was first trusted (first "+first+", now "+b.HostKeyFingerprint()+")")
 		// 2, or 3 when an attempt fell in the moment sshd was down.
 		assert.LessOrEqual(t, b.Connections(), int64(3), "refused on the first handshake with the new key")
 	case <-time.After(30 * time.Second):

@@ -28,59 +28,42 @@ type AgentConnected struct {
 // AgentConnectedArgs are the inputs of AgentConnected.
 type AgentConnectedArgs struct {
 	// BastionHost is the Public Gateway's public address.
-	BastionHost pulumi.StringInput
+	BastionHost pulumi.StringInput `pulumi:"bastionHost"`
 	// BastionPort is the SSH bastion port (Scaleway's default is 61000).
-	BastionPort pulumi.IntInput
+	BastionPort pulumi.IntInput `pulumi:"bastionPort"`
 	// BastionUser is the bastion's login; "bastion" when unset.
-	BastionUser pulumi.StringPtrInput
+	BastionUser pulumi.StringPtrInput `pulumi:"bastionUser"`
 	// PrivateKey is the OpenSSH private key the bastion trusts. Always sent as a secret.
-	PrivateKey pulumi.StringInput
+	PrivateKey pulumi.StringInput `pulumi:"privateKey"`
 	// HostKeyFingerprint pins the bastion's host key (SHA256:...); unset means trust on first use.
-	HostKeyFingerprint pulumi.StringPtrInput
+	HostKeyFingerprint pulumi.StringPtrInput `pulumi:"hostKeyFingerprint"`
 	// TargetHost is GitLab's private address, reached from the bastion.
-	TargetHost pulumi.StringInput
+	TargetHost pulumi.StringInput `pulumi:"targetHost"`
 	// TargetPort is GitLab's HTTP(S) port; 80 when unset.
-	TargetPort pulumi.IntPtrInput
+	TargetPort pulumi.IntPtrInput `pulumi:"targetPort"`
 	// Scheme is "http" or "https"; "http" when unset.
-	Scheme pulumi.StringPtrInput
+	Scheme pulumi.StringPtrInput `pulumi:"scheme"`
 	// CaCert is the PEM CA that signs GitLab's certificate when Scheme is https.
-	CaCert pulumi.StringPtrInput
+	CaCert pulumi.StringPtrInput `pulumi:"caCert"`
 	// Token is a personal access token that may read the agent. Always sent as a secret.
-	Token pulumi.StringInput
+	Token pulumi.StringInput `pulumi:"token"`
 	// ProjectPath is the full path of the agent's configuration project.
-	ProjectPath pulumi.StringInput
+	ProjectPath pulumi.StringInput `pulumi:"projectPath"`
 	// AgentName is the agent's name in that project.
-	AgentName pulumi.StringInput
+	AgentName pulumi.StringInput `pulumi:"agentName"`
 	// TokenId is the id of the agent token agentk uses: a new token means waiting again.
-	TokenId pulumi.StringPtrInput
+	TokenId pulumi.StringPtrInput `pulumi:"tokenId"`
 	// Timeout is the longest wait as a Go duration; "15m" when unset.
-	Timeout pulumi.StringPtrInput
+	Timeout pulumi.StringPtrInput `pulumi:"timeout"`
 	// PollInterval caps the backoff between attempts as a Go duration; "15s" when unset.
-	PollInterval pulumi.StringPtrInput
+	PollInterval pulumi.StringPtrInput `pulumi:"pollInterval"`
 }
 
-type agentConnectedArgs struct {
-	BastionHost        string  `pulumi:"bastionHost"`
-	BastionPort        int     `pulumi:"bastionPort"`
-	BastionUser        *string `pulumi:"bastionUser"`
-	PrivateKey         string  `pulumi:"privateKey"`
-	HostKeyFingerprint *string `pulumi:"hostKeyFingerprint"`
-	TargetHost         string  `pulumi:"targetHost"`
-	TargetPort         *int    `pulumi:"targetPort"`
-	Scheme             *string `pulumi:"scheme"`
-	CaCert             *string `pulumi:"caCert"`
-	Token              string  `pulumi:"token"`
-	ProjectPath        string  `pulumi:"projectPath"`
-	AgentName          string  `pulumi:"agentName"`
-	TokenId            *string `pulumi:"tokenId"`
-	Timeout            *string `pulumi:"timeout"`
-	PollInterval       *string `pulumi:"pollInterval"`
-}
+// agentConnectedShape is the plain shape of AgentConnectedArgs, for the SDK's marshaller.
+var agentConnectedShape = inputShape(reflect.TypeFor[AgentConnectedArgs]())
 
-// ElementType ties the input struct to its plain shape for the SDK's marshaller.
-func (AgentConnectedArgs) ElementType() reflect.Type {
-	return reflect.TypeOf((*agentConnectedArgs)(nil)).Elem()
-}
+// ElementType is the plain shape of AgentConnectedArgs, for the SDK's marshaller.
+func (AgentConnectedArgs) ElementType() reflect.Type { return agentConnectedShape }
 
 // NewAgentConnected registers an AgentConnected resource.
 func NewAgentConnected(ctx *pulumi.Context, name string, args *AgentConnectedArgs, opts ...pulumi.ResourceOption) (*AgentConnected, error) {
@@ -88,9 +71,5 @@ func NewAgentConnected(ctx *pulumi.Context, name string, args *AgentConnectedArg
 		args = &AgentConnectedArgs{}
 	}
 	args.PrivateKey, args.Token = secret(args.PrivateKey), secret(args.Token)
-	var res AgentConnected
-	if err := ctx.RegisterResource(AgentConnectedType, name, args, &res, opts...); err != nil {
-		return nil, err
-	}
-	return &res, nil
+	return register[AgentConnected](ctx, AgentConnectedType, name, args, opts)
 }

@@ -25,58 +25,42 @@ type GitLabReady struct {
 // GitLabReadyArgs are the inputs of GitLabReady.
 type GitLabReadyArgs struct {
 	// BastionHost is the Public Gateway's public address.
-	BastionHost pulumi.StringInput
+	BastionHost pulumi.StringInput `pulumi:"bastionHost"`
 	// BastionPort is the SSH bastion port (Scaleway's default is 61000).
-	BastionPort pulumi.IntInput
+	BastionPort pulumi.IntInput `pulumi:"bastionPort"`
 	// BastionUser is the bastion's login; "bastion" when unset.
-	BastionUser pulumi.StringPtrInput
+	BastionUser pulumi.StringPtrInput `pulumi:"bastionUser"`
 	// PrivateKey is the OpenSSH private key the bastion trusts. Always sent as a secret.
-	PrivateKey pulumi.StringInput
+	PrivateKey pulumi.StringInput `pulumi:"privateKey"`
 	// HostKeyFingerprint pins the bastion's host key (SHA256:...); unset means trust on first use.
-	HostKeyFingerprint pulumi.StringPtrInput
+	HostKeyFingerprint pulumi.StringPtrInput `pulumi:"hostKeyFingerprint"`
 	// TargetHost is GitLab's private address, reached from the bastion.
-	TargetHost pulumi.StringInput
+	TargetHost pulumi.StringInput `pulumi:"targetHost"`
 	// TargetPort is GitLab's HTTP(S) port; 80 when unset.
-	TargetPort pulumi.IntPtrInput
+	TargetPort pulumi.IntPtrInput `pulumi:"targetPort"`
 	// Scheme is "http" or "https"; "http" when unset.
-	Scheme pulumi.StringPtrInput
+	Scheme pulumi.StringPtrInput `pulumi:"scheme"`
 	// CaCert is the PEM CA that signs GitLab's certificate when Scheme is https.
-	CaCert pulumi.StringPtrInput
+	CaCert pulumi.StringPtrInput `pulumi:"caCert"`
 	// Path is the readiness path; "/-/readiness?all=1" when unset.
-	Path pulumi.StringPtrInput
+	Path pulumi.StringPtrInput `pulumi:"path"`
 	// Timeout is the longest wait as a Go duration; "30m" when unset.
-	Timeout pulumi.StringPtrInput
+	Timeout pulumi.StringPtrInput `pulumi:"timeout"`
 	// PollInterval caps the backoff between attempts as a Go duration; "15s" when unset.
-	PollInterval pulumi.StringPtrInput
+	PollInterval pulumi.StringPtrInput `pulumi:"pollInterval"`
 	// InstanceId is the GitLab instance's id: a replaced instance keeps its reserved
 	// address, so the id, not the address, says that GitLab must be waited for again.
-	InstanceId pulumi.StringPtrInput
+	InstanceId pulumi.StringPtrInput `pulumi:"instanceId"`
 	// Token is a personal access token that must work (GET /api/v4/version)
 	// before GitLab counts as ready. Always sent as a secret.
-	Token pulumi.StringPtrInput
+	Token pulumi.StringPtrInput `pulumi:"token"`
 }
 
-type gitLabReadyArgs struct {
-	BastionHost        string  `pulumi:"bastionHost"`
-	BastionPort        int     `pulumi:"bastionPort"`
-	BastionUser        *string `pulumi:"bastionUser"`
-	PrivateKey         string  `pulumi:"privateKey"`
-	HostKeyFingerprint *string `pulumi:"hostKeyFingerprint"`
-	TargetHost         string  `pulumi:"targetHost"`
-	TargetPort         *int    `pulumi:"targetPort"`
-	Scheme             *string `pulumi:"scheme"`
-	CaCert             *string `pulumi:"caCert"`
-	Path               *string `pulumi:"path"`
-	Timeout            *string `pulumi:"timeout"`
-	PollInterval       *string `pulumi:"pollInterval"`
-	InstanceId         *string `pulumi:"instanceId"`
-	Token              *string `pulumi:"token"`
-}
+// gitLabReadyShape is the plain shape of GitLabReadyArgs, for the SDK's marshaller.
+var gitLabReadyShape = inputShape(reflect.TypeFor[GitLabReadyArgs]())
 
-// ElementType ties the input struct to its plain shape for the SDK's marshaller.
-func (GitLabReadyArgs) ElementType() reflect.Type {
-	return reflect.TypeOf((*gitLabReadyArgs)(nil)).Elem()
-}
+// ElementType is the plain shape of GitLabReadyArgs, for the SDK's marshaller.
+func (GitLabReadyArgs) ElementType() reflect.Type { return gitLabReadyShape }
 
 // NewGitLabReady registers a GitLabReady resource.
 func NewGitLabReady(ctx *pulumi.Context, name string, args *GitLabReadyArgs, opts ...pulumi.ResourceOption) (*GitLabReady, error) {
@@ -84,9 +68,5 @@ func NewGitLabReady(ctx *pulumi.Context, name string, args *GitLabReadyArgs, opt
 		args = &GitLabReadyArgs{}
 	}
 	args.PrivateKey, args.Token = secret(args.PrivateKey), secret(args.Token)
-	var res GitLabReady
-	if err := ctx.RegisterResource(GitLabReadyType, name, args, &res, opts...); err != nil {
-		return nil, err
-	}
-	return &res, nil
+	return register[GitLabReady](ctx, GitLabReadyType, name, args, opts)
 }

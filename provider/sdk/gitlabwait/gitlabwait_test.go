@@ -56,6 +56,7 @@ func TestKeysAndTokensAreSecrets(t *testing.T) {
 	ready := m.inputs[GitLabReadyType]
 	assert.True(t, ready["privateKey"].IsSecret())
 	assert.Equal(t, "10.0.0.10", ready["targetHost"].StringValue())
+	assert.Equal(t, 61000.0, ready["bastionPort"].NumberValue(), "an int input goes as a number")
 	assert.NotContains(t, ready, resource.PropertyKey("token"), "an unset token stays unset")
 
 	agent := m.inputs[AgentConnectedType]
