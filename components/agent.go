@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/gitlab-kapsule/gitlab-kapsule/config"
+	"github.com/gitlab-kapsule/gitlab-kapsule/internal/cleanup"
+	"github.com/gitlab-kapsule/gitlab-kapsule/internal/sshbastion"
 	"github.com/gitlab-kapsule/gitlab-kapsule/internal/tunnel"
 	"github.com/gitlab-kapsule/gitlab-kapsule/provider/sdk/gitlabwait"
 	"github.com/pulumi/pulumi-gitlab/sdk/v6/go/gitlab"
@@ -85,8 +87,9 @@ type AgentArgs struct {
 	// ConnectTimeout bounds the wait for the agent's connection; zero leaves
 	// it to the readiness provider's default (15 minutes).
 	ConnectTimeout time.Duration
-	// OpenTunnel opens the SSH tunnel; nil uses tunnel.Shared, or nothing
-	// under Pulumi's mocks. Tests pass their own.
+	// OpenTunnel opens the SSH tunnel; nil uses tunnel.Shared (closed when
+	// the driver's operation ends, see internal/cleanup), or nothing under
+	// Pulumi's mocks. Tests pass their own.
 	OpenTunnel func(tunnel.Config) error
 	// WriteCACert writes the CA file the GitLab provider reads; nil writes
 	// it to disk, or nothing under Pulumi's mocks.
@@ -149,8 +152,14 @@ func NewAgent(ctx *pulumi.Context, name string, args *AgentArgs, opts ...pulumi.
 				return nil
 			}
 			cfg.Logf = func(format string, v ...any) { _ = ctx.Log.Warn(fmt.Sprintf(format, v...), nil) }
-			_, err := tunnel.Shared(cfg)
-			return err
+			t, err := tunnel.Shared(cfg)
+			if err != nil {
+				return err
+			}
+			// A driver that goes on after the operation (the Automation
+			// API) closes it then; a plain `pulumi up` exits instead.
+			cleanup.Register(ctx, t.Close)
+			return nil
 		}
 	}
 	if a.WriteCACert == nil {
@@ -237,7 +246,6 @@ func NewAgent(ctx *pulumi.Context, name string, args *AgentArgs, opts ...pulumi.
 	connected, err := gitlabwait.NewAgentConnected(ctx, name+"-connected", &gitlabwait.AgentConnectedArgs{
 		BastionHost: a.BastionHost,
 		BastionPort: pulumi.Int(a.BastionPort),
-		BastionUser: pulumi.String(BastionUser),
 		PrivateKey:  a.AutomationPrivateKey,
 		TargetHost:  a.PrivateIP,
 		TargetPort:  pulumi.Int(webOf(a.TLS).port),
@@ -294,7 +302,7 @@ func newGitLabProvider(ctx *pulumi.Context, name string, a *AgentArgs, parent pu
 		err := a.OpenTunnel(tunnel.Config{
 			LocalPort:   a.TunnelPort,
 			BastionAddr: net.JoinHostPort(host, strconv.Itoa(a.BastionPort)),
-			BastionUser: BastionUser,
+			BastionUser: sshbastion.ScalewayUser,
 			PrivateKey:  key,
 			Target:      webOf(a.TLS).hostPort(ip),
 		})

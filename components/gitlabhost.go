@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/gitlab-kapsule/gitlab-kapsule/cloudinit"
+	"github.com/gitlab-kapsule/gitlab-kapsule/internal/sshbastion"
 	"github.com/gitlab-kapsule/gitlab-kapsule/provider/sdk/gitlabwait"
 	"github.com/pulumi/pulumi-random/sdk/v4/go/random"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -186,7 +187,6 @@ func NewGitLabHost(ctx *pulumi.Context, name string, args *GitLabHostArgs, opts 
 	ready, err := gitlabwait.NewGitLabReady(ctx, name+"-ready", &gitlabwait.GitLabReadyArgs{
 		BastionHost: bastionHost,
 		BastionPort: pulumi.Int(args.BastionPort),
-		BastionUser: pulumi.String(BastionUser),
 		PrivateKey:  args.AutomationPrivateKey,
 		TargetHost:  pulumi.String(args.PrivateIP),
 		TargetPort:  pulumi.Int(web.port),
@@ -212,7 +212,7 @@ func NewGitLabHost(ctx *pulumi.Context, name string, args *GitLabHostArgs, opts 
 	comp.KASAddress = after(pulumi.String(kas), ready.ReadyAt)
 	comp.AdminToken = pulumi.ToSecret(after(adminToken, ready.ReadyAt)).(pulumi.StringOutput)
 	comp.RootPassword = pulumi.ToSecret(rootPassword).(pulumi.StringOutput)
-	comp.SSHCommand = pulumi.Sprintf("ssh -J %s@%s:%d root@%s", BastionUser, args.BastionHost, args.BastionPort, comp.InternalDNSName)
+	comp.SSHCommand = pulumi.Sprintf("ssh -J %s@%s:%d root@%s", sshbastion.ScalewayUser, args.BastionHost, args.BastionPort, comp.InternalDNSName)
 
 	if err := ctx.RegisterResourceOutputs(comp, pulumi.Map{
 		"serverId":        comp.ServerID,

@@ -4,15 +4,13 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/gitlab-kapsule/gitlab-kapsule/internal/sshbastion"
 	"github.com/pulumi/pulumi-tls/sdk/v5/go/tls"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/pulumiverse/pulumi-scaleway/sdk/go/scaleway/iam"
 	"github.com/pulumiverse/pulumi-scaleway/sdk/go/scaleway/ipam"
 	"github.com/pulumiverse/pulumi-scaleway/sdk/go/scaleway/network"
 )
-
-// BastionUser is the login of Scaleway's SSH bastion.
-const BastionUser = "bastion"
 
 // AutomationKeyName and OperatorKeyName are the IAM SSH keys' names.
 func AutomationKeyName(prefix string) string { return prefix + "-automation" }
@@ -206,7 +204,7 @@ func NewNetwork(ctx *pulumi.Context, name string, args *NetworkArgs, opts ...pul
 	comp.CIDR = pulumi.String(args.CIDR).ToStringOutput()
 	comp.GatewayIP = gwIP.Address
 	comp.BastionPort = pulumi.Int(args.BastionPort).ToIntOutput()
-	comp.Bastion = pulumi.Sprintf("%s@%s:%d", BastionUser, gwIP.Address, args.BastionPort)
+	comp.Bastion = pulumi.Sprintf("%s@%s:%d", sshbastion.ScalewayUser, gwIP.Address, args.BastionPort)
 	comp.GatewayNetworkID = gwNet.ID().ToStringOutput()
 	comp.GitLabIPAMID = gitlabIP.ID().ToStringOutput()
 	comp.GitLabIP = pulumi.String(args.GitLabAddress).ToStringOutput()

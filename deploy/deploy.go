@@ -24,7 +24,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	stackconfig "github.com/gitlab-kapsule/gitlab-kapsule/config"
-	"github.com/gitlab-kapsule/gitlab-kapsule/internal/tunnel"
+	"github.com/gitlab-kapsule/gitlab-kapsule/internal/cleanup"
 	"github.com/gitlab-kapsule/gitlab-kapsule/stack"
 )
 
@@ -32,6 +32,21 @@ import (
 // operation each; it is safe to use from one goroutine at a time (open two
 // Stacks to run operations side by side, which the stack's lock then
 // refuses).
+//
+// Preview, Up, Refresh and Destroy take the Automation API's own options
+// for their operation (optup.Target, optup.Parallel, optup.Message, ...),
+// applied after this package's (Diff, RunProgram, and the streams of
+// Options.Progress, ErrorProgress and Events): an option that sets the same
+// thing wins, so a ProgressStreams or EventStreams among them replaces the
+// Stack's for that call. They are the Automation API's options rather than
+// a struct of this package's because an embedder already knows them, each
+// of the CLI's flags has one, and a new one needs no release of this
+// package.
+//
+// What the program holds in this process during an operation (its SSH
+// tunnel to GitLab, registered with package internal/cleanup) is released
+// when the operation ends, also when it fails or is cancelled; a failure
+// to release it is joined to the operation's error.
 type Stack struct {
 	opts    Options
 	backend string
@@ -43,6 +58,9 @@ type Stack struct {
 	configuredKeys []string
 	// op is the operation running, which the program sees (wrap).
 	op string
+	// cleanups collect what the program registers during the operation
+	// running (wrap), for run to release when it ends.
+	cleanups *cleanup.List
 }
 
 // Open creates the stack, or selects it when it exists, and sets
@@ -92,9 +110,9 @@ func open(ctx context.Context, opts Options, create bool) (*Stack, error) {
 	program := s.wrap(inner)
 
 	env := map[string]string{"PULUMI_BACKEND_URL": s.backend, "PULUMI_SKIP_UPDATE_CHECK": "true"}
-	for k, v := range opts.Env {
-		env[k] = v
-	}
+	maps.Copy(env, opts.Env)
+	// auto.EnvVars is read when the workspace is made, below: what
+	// pluginFromProjectDir adds to env reaches the CLI too.
 	wsOpts := []auto.LocalWorkspaceOption{auto.Pulumi(cmd), auto.EnvVars(env)}
 	if opts.SecretsProvider != "" {
 		wsOpts = append(wsOpts, auto.SecretsProvider(opts.SecretsProvider))
@@ -109,7 +127,7 @@ func open(ctx context.Context, opts Options, create bool) (*Stack, error) {
 		if err != nil {
 			return nil, fmt.Errorf("read the project settings in %s: %w: run from the repository root or set the project folder", dir, err)
 		}
-		if err := checkPluginDir(dir, proj, opts.PluginDir); err != nil {
+		if err := pluginFromProjectDir(dir, proj, opts.PluginDir, env); err != nil {
 			return nil, err
 		}
 		project = proj.Name.String()
@@ -131,12 +149,8 @@ func open(ctx context.Context, opts Options, create bool) (*Stack, error) {
 			Name:    tokens.PackageName(project),
 			Runtime: workspace.NewProjectRuntimeInfo("go", nil),
 		}
-		if opts.PluginDir != "" {
-			abs, err := filepath.Abs(opts.PluginDir)
-			if err != nil {
-				return nil, fmt.Errorf("plugin folder %s: %w", opts.PluginDir, err)
-			}
-			proj.Plugins = &workspace.Plugins{Providers: []workspace.PluginOptions{{Name: "gitlabwait", Path: abs}}}
+		if proj.Plugins, err = projectPlugins(opts.PluginDir); err != nil {
+			return nil, err
 		}
 		wsOpts = append(wsOpts, auto.WorkDir(workDir), auto.Project(proj))
 	}
@@ -157,33 +171,6 @@ func open(ctx context.Context, opts Options, create bool) (*Stack, error) {
 		}
 	}
 	return s, nil
-}
-
-// checkPluginDir makes sure the plugin folder Pulumi.yaml names exists (the
-// engine refuses a missing one) and agrees with Options.PluginDir.
-func checkPluginDir(dir string, proj *workspace.Project, want string) error {
-	if proj.Plugins == nil {
-		return nil
-	}
-	for _, p := range proj.Plugins.Providers {
-		path := p.Path
-		if !filepath.IsAbs(path) {
-			path = filepath.Join(dir, path)
-		}
-		if want != "" {
-			w, err := filepath.Abs(want)
-			if err != nil {
-				return err
-			}
-			if p.Name == "gitlabwait" && filepath.Clean(w) != filepath.Clean(path) {
-				return fmt.Errorf("plugin folder %s differs from %s, which Pulumi.yaml names for %s: build the provider there or leave the plugin folder unset", want, path, p.Name)
-			}
-		}
-		if err := os.MkdirAll(path, 0o755); err != nil {
-			return fmt.Errorf("create the plugin folder %s that Pulumi.yaml names: %w", path, err)
-		}
-	}
-	return nil
 }
 
 // Name is the stack's name.
@@ -214,64 +201,60 @@ func defaultWorkDir(backend, project string) (string, error) {
 }
 
 // Preview shows what Up would change, with a diff of every changed
-// property in the progress output.
-func (s *Stack) Preview(ctx context.Context) (auto.PreviewResult, error) {
-	var res auto.PreviewResult
-	err := s.run(ctx, "preview", func(ch chan<- events.EngineEvent) error {
-		opts := []optpreview.Option{optpreview.Diff(), optpreview.ProgressStreams(s.progress()), optpreview.ErrorProgressStreams(s.errorProgress())}
-		if ch != nil {
-			opts = append(opts, optpreview.EventStreams(ch))
-		}
-		var err error
-		res, err = s.stack.Preview(ctx, opts...)
-		return err
-	})
-	return res, err
+// property in the progress output. opts are the Automation API's own
+// (optpreview.Target, Parallel, Message, ...): see Stack.
+func (s *Stack) Preview(ctx context.Context, opts ...optpreview.Option) (auto.PreviewResult, error) {
+	return operate(ctx, s, "preview", s.stack.Preview, previewStreams, optpreview.Diff(), opts)
 }
 
-// Up creates or updates the stack's resources.
-func (s *Stack) Up(ctx context.Context) (auto.UpResult, error) {
-	var res auto.UpResult
-	err := s.run(ctx, "up", func(ch chan<- events.EngineEvent) error {
-		opts := []optup.Option{optup.Diff(), optup.ProgressStreams(s.progress()), optup.ErrorProgressStreams(s.errorProgress())}
-		if ch != nil {
-			opts = append(opts, optup.EventStreams(ch))
-		}
-		var err error
-		res, err = s.stack.Up(ctx, opts...)
-		return err
-	})
-	return res, err
+// Up creates or updates the stack's resources, with diffs. opts are the
+// Automation API's own (optup.Target, Parallel, Message, ...): see Stack.
+func (s *Stack) Up(ctx context.Context, opts ...optup.Option) (auto.UpResult, error) {
+	return operate(ctx, s, "up", s.stack.Up, upStreams, optup.Diff(), opts)
 }
 
 // Refresh reads the resources' real state into the stack. The program
 // runs first, so provider settings it computes at run time are current.
-func (s *Stack) Refresh(ctx context.Context) (auto.RefreshResult, error) {
-	var res auto.RefreshResult
-	err := s.run(ctx, "refresh", func(ch chan<- events.EngineEvent) error {
-		opts := []optrefresh.Option{optrefresh.RunProgram(true), optrefresh.ProgressStreams(s.progress()), optrefresh.ErrorProgressStreams(s.errorProgress())}
-		if ch != nil {
-			opts = append(opts, optrefresh.EventStreams(ch))
-		}
-		var err error
-		res, err = s.stack.Refresh(ctx, opts...)
-		return err
-	})
-	return res, err
+// opts are the Automation API's own (optrefresh.Target, ...): see Stack.
+func (s *Stack) Refresh(ctx context.Context, opts ...optrefresh.Option) (auto.RefreshResult, error) {
+	return operate(ctx, s, "refresh", s.stack.Refresh, refreshStreams, optrefresh.RunProgram(true), opts)
 }
 
 // Destroy deletes every resource of the stack; the stack itself and its
 // configuration stay. The program runs first, so provider settings it
-// computes at run time are current while deleting.
-func (s *Stack) Destroy(ctx context.Context) (auto.DestroyResult, error) {
-	var res auto.DestroyResult
-	err := s.run(ctx, "destroy", func(ch chan<- events.EngineEvent) error {
-		opts := []optdestroy.Option{optdestroy.RunProgram(true), optdestroy.ProgressStreams(s.progress()), optdestroy.ErrorProgressStreams(s.errorProgress())}
+// computes at run time are current while deleting. opts are the Automation
+// API's own (optdestroy.Target, ...): see Stack.
+func (s *Stack) Destroy(ctx context.Context, opts ...optdestroy.Option) (auto.DestroyResult, error) {
+	return operate(ctx, s, "destroy", s.stack.Destroy, destroyStreams, optdestroy.RunProgram(true), opts)
+}
+
+// streams are an option package's constructors of the options that carry
+// the Stack's progress writers and event channel: each operation of the
+// Automation API has its own Option type.
+type streams[O any] struct {
+	progress, errorProgress func(...io.Writer) O
+	events                  func(...chan<- events.EngineEvent) O
+}
+
+var (
+	previewStreams = streams[optpreview.Option]{optpreview.ProgressStreams, optpreview.ErrorProgressStreams, optpreview.EventStreams}
+	upStreams      = streams[optup.Option]{optup.ProgressStreams, optup.ErrorProgressStreams, optup.EventStreams}
+	refreshStreams = streams[optrefresh.Option]{optrefresh.ProgressStreams, optrefresh.ErrorProgressStreams, optrefresh.EventStreams}
+	destroyStreams = streams[optdestroy.Option]{optdestroy.ProgressStreams, optdestroy.ErrorProgressStreams, optdestroy.EventStreams}
+)
+
+// operate runs one of the Automation API's operations (call) through run:
+// the Stack's streams and the package's own option first, opts after, so
+// that the caller's option wins where both set the same thing.
+func operate[O, R any](ctx context.Context, s *Stack, op string, call func(context.Context, ...O) (R, error), st streams[O], own O, opts []O) (R, error) {
+	var res R
+	err := s.run(ctx, op, func(ch chan<- events.EngineEvent) error {
+		all := []O{own, st.progress(s.progress()), st.errorProgress(s.errorProgress())}
 		if ch != nil {
-			opts = append(opts, optdestroy.EventStreams(ch))
+			all = append(all, st.events(ch))
 		}
 		var err error
-		res, err = s.stack.Destroy(ctx, opts...)
+		res, err = call(ctx, append(all, opts...)...)
 		return err
 	})
 	return res, err
@@ -287,16 +270,17 @@ func (s *Stack) Outputs(ctx context.Context) (auto.OutputMap, error) {
 // eventDrainTimeout bounds the wait for the last events after an operation.
 const eventDrainTimeout = 2 * time.Second
 
-// run runs one engine operation, feeding Options.Events from a channel of
-// its own, and maps its error. After a cancelled operation it removes the
-// lock the CLI may have left when it had to be killed.
 // wrap gives the inline program what an inline run lacks: the stack's
-// configuration keys (config.Load refuses unknown ones), and, for refresh and
-// destroy, no preflight: those must work on a stack whose version or node
-// type Scaleway no longer offers for new resources, or whose parts are gone.
+// configuration keys (config.Load refuses unknown ones); the operation's
+// cleanup list, so that what the program holds in this process (its SSH
+// tunnel) is released when the operation ends, and only this Stack's; and,
+// for refresh and destroy, no preflight: those must work on a stack whose
+// version or node type Scaleway no longer offers for new resources, or
+// whose parts are gone.
 func (s *Stack) wrap(program pulumi.RunFunc) pulumi.RunFunc {
 	return func(ctx *pulumi.Context) error {
 		ctx = stackconfig.WithConfiguredKeys(ctx, s.configuredKeys)
+		ctx = cleanup.With(ctx, s.cleanups)
 		if s.op == "refresh" || s.op == "destroy" {
 			ctx = stack.WithoutPreflight(ctx, s.op+" creates nothing")
 		}
@@ -304,41 +288,30 @@ func (s *Stack) wrap(program pulumi.RunFunc) pulumi.RunFunc {
 	}
 }
 
-func (s *Stack) run(ctx context.Context, op string, f func(chan<- events.EngineEvent) error) error {
+// run runs one engine operation, feeding Options.Events from a channel of
+// its own, and maps its error. When the operation ends, also by failing or
+// being cancelled, it runs the cleanups the program registered during it;
+// a cleanup's failure is joined to the operation's error. After a cancelled
+// operation it removes the lock the CLI may have left when it had to be
+// killed.
+func (s *Stack) run(ctx context.Context, op string, f func(chan<- events.EngineEvent) error) (err error) {
 	s.op = op
-	// The inline program opens its SSH tunnel to GitLab in this process, on
-	// the stack's fixed port: release it when the operation is over.
-	defer func() { _ = tunnel.CloseShared() }()
-	if op != "outputs" {
-		all, err := s.stack.GetAllConfig(ctx)
-		if err != nil {
-			return classify(ctx, "config", s.opts.StackName, s.backend, err)
+	cleanups := &cleanup.List{}
+	s.cleanups = cleanups
+	defer func() {
+		if cerr := cleanups.Run(); cerr != nil {
+			err = errors.Join(err, fmt.Errorf("%s of stack %q: release what the program held in this process: %w", op, s.opts.StackName, cerr))
 		}
-		s.configuredKeys = slices.Collect(maps.Keys(all))
+	}()
+	all, err := s.stack.GetAllConfig(ctx)
+	if err != nil {
+		return classify(ctx, "config", s.opts.StackName, s.backend, err)
 	}
-	var ch chan events.EngineEvent
-	done := make(chan struct{})
-	if s.opts.Events != nil {
-		ch = make(chan events.EngineEvent)
-		go func() {
-			defer close(done)
-			for e := range ch {
-				s.opts.Events(e)
-			}
-		}()
-	}
-	var err error
-	if ch != nil {
-		err = f(ch)
-		// The SDK closes the channel once the CLI's event stream has
-		// ended, before the operation returns; a CLI that failed before
-		// streaming never opens it, so do not wait long for that.
-		select {
-		case <-done:
-		case <-time.After(eventDrainTimeout):
-		}
-	} else {
+	s.configuredKeys = slices.Collect(maps.Keys(all))
+	if s.opts.Events == nil {
 		err = f(nil)
+	} else {
+		err = s.withEvents(f)
 	}
 	if err == nil {
 		return nil
@@ -350,6 +323,37 @@ func (s *Stack) run(ctx context.Context, op string, f func(chan<- events.EngineE
 		}
 	}
 	return mapped
+}
+
+// withEvents runs f with a channel whose events go to Options.Events, and
+// waits a little for the last ones. The SDK closes the channel once the
+// CLI's event stream has ended, before the operation returns; a CLI that
+// failed before streaming never opens it, and an EventStreams option of the
+// caller's replaces it, so the wait is bounded and the reader then stops.
+func (s *Stack) withEvents(f func(chan<- events.EngineEvent) error) error {
+	ch := make(chan events.EngineEvent)
+	done, stop := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case e, ok := <-ch:
+				if !ok {
+					return
+				}
+				s.opts.Events(e)
+			case <-stop:
+				return
+			}
+		}
+	}()
+	err := f(ch)
+	select {
+	case <-done:
+	case <-time.After(eventDrainTimeout):
+		close(stop)
+	}
+	return err
 }
 
 func (s *Stack) progress() io.Writer {

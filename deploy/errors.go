@@ -11,9 +11,10 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
 )
 
-// Kinds of failure that the errors of Open, OpenExisting, the Stack methods
-// (each an *Error), FindPulumi and CheckBackend can be matched against with
-// errors.Is.
+// Kinds of failure that the errors of Open, OpenExisting, the Stack's
+// methods, FindPulumi and CheckBackend can be matched against with
+// errors.Is. What the engine refused comes as an *Error (errors.As finds it
+// also when a failed cleanup or lock removal is joined to it).
 var (
 	// ErrLocked: another operation holds the stack's lock.
 	ErrLocked = errors.New("another operation holds the stack's lock: wait for it to finish, or, if it died, run `pulumi cancel` for this stack")
@@ -31,8 +32,8 @@ var (
 // (the engine's own error lines); Unwrap gives the kind (ErrLocked, ...)
 // and the Automation API's error with the CLI's full output.
 type Error struct {
-	// Op is the operation: "select", "create", "config", "preview", "up",
-	// "refresh", "destroy" or "outputs".
+	// Op is the operation: "select", "create or select", "config",
+	// "preview", "up", "refresh", "destroy" or "outputs".
 	Op string
 	// Stack is the stack's name.
 	Stack string

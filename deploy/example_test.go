@@ -6,6 +6,8 @@ import (
 	"log"
 	"os"
 
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optpreview"
+
 	"github.com/gitlab-kapsule/gitlab-kapsule/deploy"
 )
 
@@ -85,6 +87,38 @@ func ExampleStack_Destroy() {
 	defer s.Close()
 	if _, err := s.Destroy(ctx); err != nil {
 		// errors.Is(err, deploy.ErrLocked): another run holds the stack.
+		log.Fatal(err)
+	}
+}
+
+// A Go tool that embeds the program serves the readiness provider from its
+// own binary: the engine starts the binary again, under the provider's
+// name, from the folder ExecutablePluginDir makes, so the tool needs no
+// separately built pulumi-resource-gitlabwait and no Go toolchain. The
+// Automation API's own options go to each operation.
+func ExampleExecutablePluginDir() {
+	if deploy.IsProviderPlugin(os.Args[0]) {
+		if err := deploy.ServeProvider(context.Background()); err != nil {
+			log.Fatal(err)
+		}
+		return
+	}
+	ctx := context.Background()
+	exe, err := os.Executable()
+	if err != nil {
+		log.Fatal(err)
+	}
+	dir, remove, err := deploy.ExecutablePluginDir(exe)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer remove()
+	s, err := deploy.Open(ctx, deploy.Options{StackName: "dev", PluginDir: dir, Progress: os.Stdout})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.Preview(ctx, optpreview.Message("nightly drift check"), optpreview.Parallel(4)); err != nil {
 		log.Fatal(err)
 	}
 }

@@ -68,10 +68,15 @@ type Options struct {
 	Events func(events.EngineEvent)
 
 	// PluginDir is the folder holding pulumi-resource-gitlabwait, the
-	// project's readiness provider. Used when ProjectDir is empty: the
-	// project settings made in code point the engine to it (an absolute
-	// path; empty means no local providers). With a ProjectDir, Pulumi.yaml
-	// names the folder (./bin) and PluginDir must be empty or that folder.
+	// project's readiness provider; ExecutablePluginDir makes one from a
+	// binary that serves it, such as the running tool's own. Project
+	// settings made in code (no ProjectDir) name it as the provider's
+	// folder. With a ProjectDir whose Pulumi.yaml names no folder for
+	// gitlabwait, it goes first on the CLI's PATH, where the engine looks
+	// next (PULUMI_IGNORE_AMBIENT_PLUGINS must then be unset); when
+	// Pulumi.yaml names one, PluginDir must be empty or that folder. Empty
+	// means no local provider: the engine looks on PATH, then in its plugin
+	// cache.
 	PluginDir string
 
 	// SecretsProvider is used when the stack is created: "passphrase",

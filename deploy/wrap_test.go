@@ -3,6 +3,7 @@ package deploy
 import (
 	"testing"
 
+	"github.com/gitlab-kapsule/gitlab-kapsule/internal/cleanup"
 	"github.com/gitlab-kapsule/gitlab-kapsule/internal/mockcloud"
 	"github.com/gitlab-kapsule/gitlab-kapsule/stack"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -23,4 +24,24 @@ func TestInlineProgramSeesTheOperation(t *testing.T) {
 		require.Error(t, err, op)
 		assert.Contains(t, err.Error(), "did you mean network:cidr", op)
 	}
+}
+
+// The inline program registers its cleanups with its own Stack's
+// operation, never another's.
+func TestInlineProgramRegistersWithItsStack(t *testing.T) {
+	t.Parallel()
+	var ran []string
+	stacks := map[string]*Stack{"dev": {op: "up", cleanups: &cleanup.List{}}, "prod": {op: "up", cleanups: &cleanup.List{}}}
+	for name, s := range stacks {
+		_, err := mockcloud.Run(name, nil, nil, s.wrap(func(ctx *pulumi.Context) error {
+			assert.True(t, cleanup.Register(ctx, func() error { ran = append(ran, name); return nil }), "the driver collects")
+			return nil
+		}))
+		require.NoError(t, err)
+	}
+	assert.Empty(t, ran, "nothing is released while the operation runs")
+	require.NoError(t, stacks["prod"].cleanups.Run())
+	assert.Equal(t, []string{"prod"}, ran)
+	require.NoError(t, stacks["dev"].cleanups.Run())
+	assert.Equal(t, []string{"prod", "dev"}, ran)
 }

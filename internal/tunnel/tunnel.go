@@ -32,7 +32,7 @@ type Config struct {
 	LocalPort int
 	// BastionAddr is the bastion's "host:port".
 	BastionAddr string
-	// BastionUser is the bastion's login ("bastion" on Scaleway).
+	// BastionUser is the bastion's login (sshbastion.ScalewayUser on Scaleway).
 	BastionUser string
 	// PrivateKey is the unencrypted OpenSSH (or PKCS#8) PEM key the bastion trusts.
 	PrivateKey string
@@ -96,12 +96,11 @@ func Open(cfg Config) (*Tunnel, error) {
 		return nil, fmt.Errorf("tunnel: target %q is not host:port", cfg.Target)
 	}
 	if cfg.BastionUser == "" {
-		return nil, errors.New("tunnel: no bastion user: set it (Scaleway's is \"bastion\")")
+		return nil, fmt.Errorf("tunnel: no bastion user: set it (Scaleway's is %q)", sshbastion.ScalewayUser)
 	}
-	signer, err := ssh.ParsePrivateKey([]byte(cfg.PrivateKey))
+	signer, err := sshbastion.ParsePrivateKey(cfg.PrivateKey)
 	if err != nil {
-		// The key itself never goes into a message.
-		return nil, errors.New("tunnel: the bastion key is not an unencrypted PEM private key: pass the automation key's OpenSSH PEM")
+		return nil, fmt.Errorf("tunnel: %w", err)
 	}
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(cfg.LocalPort))
 	ln, err := net.Listen("tcp", addr)
@@ -223,31 +222,19 @@ func (t *Tunnel) dialTarget() (net.Conn, error) {
 	if err == nil {
 		return conn, nil
 	}
-	var (
-		oce *ssh.OpenChannelError
-		ue  *sshbastion.UnreachableError
-		hk  *sshbastion.HostKeyError
-		ae  *sshbastion.AuthError
-	)
+	var ue *sshbastion.UnreachableError
 	switch {
-	case errors.As(err, &oce):
-		// The bastion is fine; the target refuses or is unreachable.
-		return nil, fmt.Errorf("the bastion %s could not connect to %s: %s", t.cfg.BastionAddr, t.cfg.Target, oce.Message)
 	case errors.Is(err, sshbastion.ErrClosed):
 		return nil, errors.New("the tunnel is closed")
 	case errors.As(err, &ue):
 		return nil, fmt.Errorf("cannot reach the bastion %s: %w (is network:allowedIpRanges admitting this host?)", t.cfg.BastionAddr, ue.Err)
-	case errors.As(err, &hk):
-		how := "if the Public Gateway was recreated, run again"
-		if hk.Pinned {
-			how = "if the Public Gateway was recreated, pin its new key"
-		}
-		return nil, fmt.Errorf("%w: %s; otherwise stop, the connection may be intercepted", hk, how)
-	case errors.As(err, &ae):
-		return nil, fmt.Errorf("the bastion %s refused the automation key for user %q: register the key in the gateway's project and refresh the bastion's keys", t.cfg.BastionAddr, t.cfg.BastionUser)
+	case errors.Is(err, sshbastion.ErrHostKeyMismatch), errors.Is(err, sshbastion.ErrKeyRefused):
+		// Their text says what to do.
+		return nil, err
 	case errors.As(err, new(*sshbastion.ConnectError)):
 		return nil, fmt.Errorf("ssh handshake with the bastion %s: %w", t.cfg.BastionAddr, err)
 	}
+	// A target that refuses (*sshbastion.TargetError) or a lost connection.
 	return nil, err
 }
 
@@ -284,10 +271,12 @@ var (
 // new one, closing a different one on that port first. A program run by the
 // Automation API lives in the driver's process, which may run several
 // operations: they share one tunnel instead of colliding on the fixed port.
+// Whoever opened it closes it when its operation ends (the program registers
+// Close with internal/cleanup); a closed tunnel is replaced on the next call.
 func Shared(cfg Config) (*Tunnel, error) {
-	signer, err := ssh.ParsePrivateKey([]byte(cfg.PrivateKey))
+	signer, err := sshbastion.ParsePrivateKey(cfg.PrivateKey)
 	if err != nil {
-		return nil, errors.New("tunnel: the bastion key is not an unencrypted PEM private key: pass the automation key's OpenSSH PEM")
+		return nil, fmt.Errorf("tunnel: %w", err)
 	}
 	sharedMu.Lock()
 	defer sharedMu.Unlock()
@@ -304,18 +293,6 @@ func Shared(cfg Config) (*Tunnel, error) {
 	}
 	shared[cfg.LocalPort] = t
 	return t, nil
-}
-
-// CloseShared closes every tunnel Shared opened; a driver calls it when done.
-func CloseShared() error {
-	sharedMu.Lock()
-	defer sharedMu.Unlock()
-	var errs []error
-	for port, t := range shared {
-		errs = append(errs, t.Close())
-		delete(shared, port)
-	}
-	return errors.Join(errs...)
 }
 
 func (t *Tunnel) isClosed() bool {

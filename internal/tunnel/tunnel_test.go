@@ -228,7 +228,7 @@ func TestFailuresCloseTheClientPromptly(t *testing.T) {
 		change func(*Config)
 		want   string
 	}{
-		{"refused key", func(c *Config) { c.PrivateKey = otherKey }, "refused the automation key"},
+		{"refused key", func(c *Config) { c.PrivateKey = otherKey }, "refused the SSH key"},
 		{"pinned host key differs", func(c *Config) { c.HostKeyFingerprint = "SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA" }, "presented host key"},
 		{"target gone", func(c *Config) { c.Target = deadTarget }, "could not connect to " + deadTarget},
 		{"bastion gone", func(c *Config) { c.BastionAddr = fmt.Sprintf("127.0.0.1:%d", freePort(t)) }, "cannot reach the bastion"},
@@ -287,8 +287,6 @@ func TestSharedReusesTheSameTunnel(t *testing.T) {
 	b := startBastion(t, signer.PublicKey())
 	target := gitlab(t)
 	cfg := config(t, key, b, target, &logs{})
-	t.Cleanup(func() { _ = CloseShared() })
-
 	first, err := Shared(cfg)
 	require.NoError(t, err)
 	again, err := Shared(cfg)
@@ -302,11 +300,17 @@ func TestSharedReusesTheSameTunnel(t *testing.T) {
 	assert.NotSame(t, first, moved, "a new target on the same port replaces the tunnel")
 	assert.True(t, first.isClosed())
 
-	require.NoError(t, CloseShared())
-	assert.True(t, moved.isClosed())
+	// An operation's cleanup closes the tunnel it used: the port is free,
+	// and the next operation gets a fresh tunnel, not the closed one.
+	require.NoError(t, moved.Close())
 	ln, err := net.Listen("tcp", moved.Addr())
 	require.NoError(t, err, "the port is free again")
 	_ = ln.Close()
+	next, err := Shared(other)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = next.Close() })
+	assert.NotSame(t, moved, next, "a closed tunnel is replaced")
+	assert.False(t, next.isClosed())
 }
 
 func TestCloseEndsForwardedConnections(t *testing.T) {
