@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -11,12 +12,15 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gitlab-kapsule/gitlab-kapsule/deploy"
+	"github.com/gitlab-kapsule/gitlab-kapsule/tests/harness"
 )
 
 // fakePulumi puts on PATH a `pulumi` that answers what the command asks
 // before anything is deployed: its version, `stack select` (the stacks in
-// stacks exist, others do not) and `stack output` (none). It returns the
-// file where it logs each command line.
+// stacks exist, others do not), `stack output` and `config` (none). An
+// operation fails after logging the first folder of its PATH and what the
+// readiness provider there links to. It returns the file where it logs
+// each command line.
 func fakePulumi(t *testing.T, stacks ...string) string {
 	t.Helper()
 	dir := t.TempDir()
@@ -29,7 +33,11 @@ case "$1 $2" in
 "stack select")
 	for s in ` + strings.Join(stacks, " ") + `; do [ "$4" = "$s" ] && exit 0; done
 	echo "error: no stack named '$4' found" >&2; exit 255 ;;
-"stack output") echo '{}' ;;
+"stack output" | "config "*) echo '{}' ;;
+"up "* | "preview "* | "refresh "* | "destroy "*)
+	plugins=${PATH%%:*}
+	echo "plugins $plugins -> $(readlink "$plugins/pulumi-resource-gitlabwait")" >> '` + log + `'
+	echo "error: the fake pulumi deploys nothing" >&2; exit 1 ;;
 *) echo "error: the fake pulumi does not know: $*" >&2; exit 1 ;;
 esac
 `
@@ -180,5 +188,61 @@ func TestPlanPrintsTheWarningsUpPrints(t *testing.T) {
 		"  warning: gitlabHost:tls is false",
 	} {
 		assert.Contains(t, warnings, w)
+	}
+}
+
+// TestOperationsServeTheProviderFromTheCommand: with no Go toolchain on
+// PATH, every operation builds nothing: the engine gets a plugin folder
+// first on its PATH whose pulumi-resource-gitlabwait links to the command's
+// own binary, and the folder goes with the run; --target, --parallel and
+// --message reach the CLI.
+func TestOperationsServeTheProviderFromTheCommand(t *testing.T) {
+	clearCredentials(t)
+	for _, v := range credentialVars {
+		t.Setenv(v, "set")
+	}
+	t.Setenv("PULUMI_CONFIG_PASSPHRASE", "test")
+	t.Setenv("PULUMI_IGNORE_AMBIENT_PLUGINS", "")
+	t.Setenv("PATH", harness.PathWithout(t, "go"))
+	dir := projectWith(t, map[string]string{"Pulumi.dev.yaml": "config: {}\n"})
+	self, err := os.Executable()
+	require.NoError(t, err)
+	const urn = "urn:pulumi:dev::gitlab-kapsule::gitlab-kapsule:index:Network::glk-dev"
+	linked := regexp.MustCompile(`plugins (\S+) -> (\S+)`)
+	for _, op := range []string{"up", "preview", "refresh", "destroy"} {
+		calls := fakePulumi(t, "dev")
+		code, _, errOut := runCLI("--dir", dir, "--backend", "file://"+t.TempDir(), op,
+			"--target", urn, "--target", urn+"-b", "--parallel", "4", "--message", "grow the pool")
+		assert.Equal(t, exitFailed, code, op)
+		assert.Contains(t, errOut, "the fake pulumi deploys nothing", op)
+		log, err := os.ReadFile(calls)
+		require.NoError(t, err)
+		m := linked.FindStringSubmatch(string(log))
+		require.NotNil(t, m, "%s: the engine's PATH starts with the plugin folder:\n%s", op, log)
+		assert.Equal(t, self, m[2], "%s: the readiness provider is this binary", op)
+		assert.NoDirExists(t, m[1], "%s: the plugin folder goes with the run", op)
+		for _, arg := range []string{"--target=" + urn + " ", "--target=" + urn + "-b ", "--parallel=4", `--message="grow the pool"`} {
+			assert.Contains(t, string(log), arg, op)
+		}
+		assert.NoDirExists(t, filepath.Join(dir, "bin"), "%s: nothing is built in the project", op)
+	}
+}
+
+// TestEngineFlagsAreChecked: a --target that is no URN and a --parallel
+// that is no positive number are usage errors, and -h shows the flags.
+func TestEngineFlagsAreChecked(t *testing.T) {
+	for args, want := range map[string]string{
+		"up --target glk-dev-gitlab": `"glk-dev-gitlab" is not a resource URN: give urn:pulumi:STACK::PROJECT::TYPE::NAME`,
+		"destroy --parallel 0":       "give a whole number, at least 1",
+		"refresh --parallel many":    "give a whole number, at least 1",
+	} {
+		code, _, errOut := runCLI(strings.Fields(args)...)
+		assert.Equal(t, exitUsage, code, args)
+		assert.Contains(t, errOut, want, args)
+	}
+	code, _, errOut := runCLI("preview", "-h")
+	assert.Equal(t, 0, code)
+	for _, flag := range []string{"-target URN", "-parallel N", "-message TEXT", "repeatable"} {
+		assert.Contains(t, errOut, flag)
 	}
 }

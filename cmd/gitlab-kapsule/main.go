@@ -3,7 +3,9 @@
 // `pulumi up` (stack.Deploy), and helps operate it: outputs, an SSH shell on
 // the GitLab host, a tunnel for a browser, and end-to-end checks. Without
 // Scaleway credentials it names what is missing and prints an offline plan
-// from the mock engine instead.
+// from the mock engine instead. Started as pulumi-resource-gitlabwait, the
+// link to itself that each operation puts on the engine's PATH, it serves
+// the readiness provider, so a built binary needs no Go toolchain.
 package main
 
 import (
@@ -14,6 +16,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"sort"
 	"strings"
 	"syscall"
@@ -51,6 +54,16 @@ var (
 const missingSummary = "nothing was deployed"
 
 func main() {
+	// The engine starts the readiness provider as pulumi-resource-gitlabwait,
+	// a link to this binary in the plugin folder of each operation
+	// (readinessProvider): serve it then, as the provider's own main does.
+	if deploy.IsProviderPlugin(os.Args[0]) {
+		if err := deploy.ServeProvider(context.Background()); err != nil {
+			fmt.Fprintf(os.Stderr, "%s: %v\n", filepath.Base(os.Args[0]), err)
+			os.Exit(1)
+		}
+		return
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()

@@ -8,13 +8,14 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/gitlab-kapsule/gitlab-kapsule/tests/harness"
 )
 
 // projectDir is the repository root, which holds Pulumi.yaml and Pulumi.dev.yaml.
 func projectDir(t *testing.T) string {
 	t.Helper()
-	dir, err := filepath.Abs("../..")
-	require.NoError(t, err)
+	dir := harness.RepoRoot(t)
 	require.FileExists(t, filepath.Join(dir, "Pulumi.dev.yaml"))
 	return dir
 }

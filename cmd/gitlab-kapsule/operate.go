@@ -6,8 +6,15 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os/exec"
+	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optdestroy"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optpreview"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optrefresh"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optup"
 
 	"github.com/gitlab-kapsule/gitlab-kapsule/deploy"
 	"github.com/gitlab-kapsule/gitlab-kapsule/internal/offline"
@@ -33,39 +40,104 @@ func planOffline(stdout io.Writer, o *options) error {
 
 // cmdOperate runs up, preview, refresh or destroy through package deploy.
 func cmdOperate(op string) func(context.Context, *options, []string, io.Writer, io.Writer) error {
-	return func(ctx context.Context, o *options, args []string, stdout, stderr io.Writer) error {
+	return func(ctx context.Context, o *options, args []string, stdout, stderr io.Writer) (err error) {
 		var jsonEvents bool
+		var ef engineFlags
 		if _, err := parseCommand(op, o, args, stderr, 0, func(fs *flag.FlagSet) {
 			fs.BoolVar(&jsonEvents, "json", false, "print the engine's events as JSON lines on stdout instead of progress, for a machine")
+			ef.register(fs)
 		}); err != nil {
 			return err
 		}
 		if missing := missingVars(o, true); len(missing) > 0 {
 			return explainMissing(stdout, o, missing)
 		}
-		s, err := openStack(ctx, o, stdout, stderr, jsonEvents, op == "up" || op == "preview")
+		pluginDir, removePlugin, err := readinessProvider()
+		if err != nil {
+			return err
+		}
+		defer func() { err = errors.Join(err, removePlugin()) }()
+		s, err := openStack(ctx, o, stdout, stderr, jsonEvents, op == "up" || op == "preview", pluginDir)
 		if err != nil {
 			return err
 		}
 		defer s.Close()
 		switch op {
 		case "up":
-			_, err = s.Up(ctx)
+			_, err = s.Up(ctx, engineOptions(ef, optup.Target, optup.Parallel, optup.Message)...)
 		case "preview":
-			_, err = s.Preview(ctx)
+			_, err = s.Preview(ctx, engineOptions(ef, optpreview.Target, optpreview.Parallel, optpreview.Message)...)
 		case "refresh":
-			_, err = s.Refresh(ctx)
+			_, err = s.Refresh(ctx, engineOptions(ef, optrefresh.Target, optrefresh.Parallel, optrefresh.Message)...)
 		case "destroy":
-			_, err = s.Destroy(ctx)
+			_, err = s.Destroy(ctx, engineOptions(ef, optdestroy.Target, optdestroy.Parallel, optdestroy.Message)...)
 		}
 		return err
 	}
 }
 
-// openStack builds the readiness provider where Pulumi.yaml points the
-// engine and opens the stack: created when create is set (refused when
-// neither the stack nor its Pulumi.<stack>.yaml exists), else it must exist.
-func openStack(ctx context.Context, o *options, stdout, stderr io.Writer, jsonEvents, create bool) (*deploy.Stack, error) {
+// engineFlags are the engine's options that up, preview, refresh and
+// destroy take, as `pulumi` does.
+type engineFlags struct {
+	targets  []string
+	parallel int
+	message  string
+}
+
+// urnPrefix starts every resource URN.
+const urnPrefix = "urn:pulumi:"
+
+// register adds the flags to fs.
+func (f *engineFlags) register(fs *flag.FlagSet) {
+	fs.Func("target", "operate only on the resource with this `URN` (repeatable; preview's diff prints each resource's [urn=...])", func(v string) error {
+		if !strings.HasPrefix(v, urnPrefix) {
+			return fmt.Errorf("%q is not a resource URN: give urn:pulumi:STACK::PROJECT::TYPE::NAME, as preview's diff prints it", v)
+		}
+		f.targets = append(f.targets, v)
+		return nil
+	})
+	fs.Func("parallel", "run at most `N` resource operations at once (default: the engine's)", func(v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return errors.New("give a whole number, at least 1")
+		}
+		f.parallel = n
+		return nil
+	})
+	fs.StringVar(&f.message, "message", "", "keep `TEXT` with the update in the stack's history")
+}
+
+// engineOptions are f as the options of one operation's package of the
+// Automation API (optup, optpreview, ...), from its constructors.
+func engineOptions[O any](f engineFlags, target func([]string) O, parallel func(int) O, message func(string) O) []O {
+	var opts []O
+	if len(f.targets) > 0 {
+		opts = append(opts, target(f.targets))
+	}
+	if f.parallel > 0 {
+		opts = append(opts, parallel(f.parallel))
+	}
+	if f.message != "" {
+		opts = append(opts, message(f.message))
+	}
+	return opts
+}
+
+// readinessProvider makes the plugin folder of this run, where the engine
+// starts the readiness provider from this binary (main serves it under the
+// plugin's name): no Go toolchain, no build. remove deletes it.
+func readinessProvider() (dir string, remove func() error, err error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return "", nil, fmt.Errorf("find this command's binary, which serves the readiness provider: %w", err)
+	}
+	return deploy.ExecutablePluginDir(exe)
+}
+
+// openStack opens the stack, with the readiness provider from pluginDir:
+// created when create is set (refused when neither the stack nor its
+// Pulumi.<stack>.yaml exists), else it must exist.
+func openStack(ctx context.Context, o *options, stdout, stderr io.Writer, jsonEvents, create bool, pluginDir string) (*deploy.Stack, error) {
 	dir, err := filepath.Abs(o.dir)
 	if err != nil {
 		return nil, err
@@ -81,6 +153,7 @@ func openStack(ctx context.Context, o *options, stdout, stderr io.Writer, jsonEv
 		StackName:     o.stack,
 		Backend:       o.backend,
 		ProjectDir:    dir,
+		PluginDir:     pluginDir,
 		Command:       cli,
 		Progress:      stdout,
 		ErrorProgress: stderr,
@@ -89,18 +162,13 @@ func openStack(ctx context.Context, o *options, stdout, stderr io.Writer, jsonEv
 		opts.Progress = nil
 		opts.Events = deploy.JSONEvents(stdout)
 	}
-	if create {
-		if err := checkNewStack(ctx, o, opts, stderr); err != nil {
-			return nil, err
-		}
+	if !create {
+		return deploy.OpenExisting(ctx, opts)
 	}
-	if err := buildReadinessProvider(ctx, dir, stderr); err != nil {
+	if err := checkNewStack(ctx, o, opts, stderr); err != nil {
 		return nil, err
 	}
-	if create {
-		return deploy.Open(ctx, opts)
-	}
-	return deploy.OpenExisting(ctx, opts)
+	return deploy.Open(ctx, opts)
 }
 
 // checkNewStack refuses to create a stack that has no Pulumi.<stack>.yaml
@@ -126,21 +194,6 @@ func checkNewStack(ctx context.Context, o *options, opts deploy.Options, stderr 
 	_ = s.Close()
 	fmt.Fprintf(stderr, "%snotice: no %s in %s: stack %q exists on the backend, so every key it does not keep takes its default: check the diff\n",
 		errorPrefix, stackFileName(o.stack), o.dir, o.stack)
-	return nil
-}
-
-// buildReadinessProvider builds the project's own provider plugin where
-// Pulumi.yaml says the engine finds it (plugins.providers: ./bin).
-func buildReadinessProvider(ctx context.Context, dir string, stderr io.Writer) error {
-	if _, err := exec.LookPath("go"); err != nil {
-		return fmt.Errorf("%w: go is not on PATH: it builds the readiness provider (pulumi-resource-gitlabwait); install Go 1.26", errMissing)
-	}
-	build := exec.CommandContext(ctx, "go", "build", "-o", filepath.Join(dir, "bin", "pulumi-resource-gitlabwait"), "./provider/cmd/pulumi-resource-gitlabwait")
-	build.Dir = dir
-	build.Stdout, build.Stderr = stderr, stderr
-	if err := build.Run(); err != nil {
-		return fmt.Errorf("build the readiness provider (go build ./provider/cmd/pulumi-resource-gitlabwait in %s): %w", dir, err)
-	}
 	return nil
 }
 

@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -16,39 +14,13 @@ import (
 	"github.com/gitlab-kapsule/gitlab-kapsule/tests/harness"
 )
 
-var (
-	cliOnce sync.Once
-	cliBin  string
-	cliErr  error
-)
-
-// gitlabKapsule builds the command once per test binary.
-func gitlabKapsule(t *testing.T) string {
-	t.Helper()
-	goTool := testenv.Tool(t, "go", "install Go")
-	cliOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "glk-cli-")
-		if err != nil {
-			cliErr = err
-			return
-		}
-		cliBin = filepath.Join(dir, "gitlab-kapsule")
-		out, err := exec.Command(goTool, "build", "-o", cliBin, "github.com/gitlab-kapsule/gitlab-kapsule/cmd/gitlab-kapsule").CombinedOutput()
-		if err != nil {
-			cliErr = &buildError{err, out}
-		}
-	})
-	require.NoError(t, cliErr)
-	return cliBin
-}
-
 // runUser runs the built command as a user would, with the Pulumi CLI that
 // tools/build made on PATH, a throwaway PULUMI_HOME and a passphrase.
 func runUser(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
 	pulumiDir := testenv.Env(t, harness.PulumiDirEnv, `run eval "$(tools/build pulumi)"`)
-	cmd := exec.Command(gitlabKapsule(t), args...)
-	cmd.Dir = repoRoot(t)
+	cmd := exec.Command(harness.GitLabKapsuleCommand(t), args...)
+	cmd.Dir = harness.RepoRoot(t)
 	cmd.Env = append(os.Environ(),
 		"PATH="+pulumiDir+string(os.PathListSeparator)+os.Getenv("PATH"),
 		"PULUMI_HOME="+t.TempDir(),

@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -11,37 +12,45 @@ import (
 	"github.com/gitlab-kapsule/gitlab-kapsule/deploy"
 	"github.com/gitlab-kapsule/gitlab-kapsule/tests/harness"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // testProject is the project of the tests' stacks.
 const testProject = "glktest"
 
-// buildError is a failed go build with its output.
-type buildError struct {
-	err error
-	out []byte
-}
-
-func (e *buildError) Error() string { return e.err.Error() + "\n" + string(e.out) }
-
-// TestMain removes the plugin built for the tests after the last one.
+// TestMain removes the command built for the tests after the last one.
 func TestMain(m *testing.M) { os.Exit(harness.Main(m)) }
 
-// options are deploy.Options for a stack of program on eng's backend.
+// options are deploy.Options for a stack of program on eng's backend. The
+// readiness provider is the built command's binary, as the command serves
+// it, and the CLI runs with no Go toolchain on its PATH.
 func options(t *testing.T, eng *harness.Engine, stackName string, program pulumi.RunFunc, log io.Writer) deploy.Options {
 	t.Helper()
+	env := maps.Clone(eng.Env)
+	env["PATH"] = harness.PathWithout(t, "go")
 	return deploy.Options{
 		StackName:     stackName,
 		Backend:       eng.Backend,
 		Project:       testProject,
 		WorkDir:       filepath.Join(eng.Home, "workspace"),
 		Program:       program,
-		PluginDir:     harness.GitLabWaitPluginDir(t),
-		Env:           eng.Env,
+		PluginDir:     commandPluginDir(t),
+		Env:           env,
 		Command:       eng.Command,
 		Progress:      log,
 		ErrorProgress: log,
 	}
+}
+
+// commandPluginDir is a plugin folder whose readiness provider is the built
+// command, made as the command makes its own; it goes with the test.
+func commandPluginDir(t *testing.T) string {
+	t.Helper()
+	dir, remove, err := deploy.ExecutablePluginDir(harness.GitLabKapsuleCommand(t))
+	require.NoError(t, err)
+	t.Cleanup(func() { assert.NoError(t, remove()) })
+	return dir
 }
 
 // syncBuffer is a buffer safe for the engine's concurrent writers.

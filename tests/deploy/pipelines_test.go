@@ -14,19 +14,11 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/gitlab-kapsule/gitlab-kapsule/internal/testenv"
+	"github.com/gitlab-kapsule/gitlab-kapsule/tests/harness"
 )
 
 // ActionlintDirEnv names the folder holding actionlint; tools/build-actionlint prints it.
 const ActionlintDirEnv = "GLK_ACTIONLINT_DIR"
-
-// repoRoot is the repository root.
-func repoRoot(t *testing.T) string {
-	t.Helper()
-	dir, err := filepath.Abs("../..")
-	require.NoError(t, err)
-	require.FileExists(t, filepath.Join(dir, "go.mod"))
-	return dir
-}
 
 // actionlint returns the actionlint binary: from $GLK_ACTIONLINT_DIR, or
 // built into the tool cache by tools/build-actionlint.
@@ -35,7 +27,7 @@ func actionlint(t *testing.T) string {
 	dir := os.Getenv(ActionlintDirEnv)
 	if dir == "" {
 		testenv.Tool(t, "go", "install Go")
-		cmd := exec.Command(filepath.Join(repoRoot(t), "tools", "build-actionlint"))
+		cmd := exec.Command(filepath.Join(harness.RepoRoot(t), "tools", "build-actionlint"))
 		cmd.Stderr = os.Stderr
 		out, err := cmd.Output()
 		if err != nil {
@@ -69,7 +61,7 @@ func runActionlint(t *testing.T, root string, files ...string) (string, int) {
 // syntax, expressions, permission scopes, the inputs of pulumi/actions@v6
 // and, where shellcheck is installed, the run: scripts.
 func TestPreviewWorkflowPassesActionlint(t *testing.T) {
-	root := repoRoot(t)
+	root := harness.RepoRoot(t)
 	out, code := runActionlint(t, root, ".github/workflows/preview.yml")
 	assert.Zero(t, code, "actionlint findings:\n%s", out)
 }
@@ -77,7 +69,7 @@ func TestPreviewWorkflowPassesActionlint(t *testing.T) {
 // TestActionlintCatchesMistakes is the negative control: the same workflow
 // with a misspelt pulumi/actions input and permission scope must fail.
 func TestActionlintCatchesMistakes(t *testing.T) {
-	b, err := os.ReadFile(filepath.Join(repoRoot(t), ".github", "workflows", "preview.yml"))
+	b, err := os.ReadFile(filepath.Join(harness.RepoRoot(t), ".github", "workflows", "preview.yml"))
 	require.NoError(t, err)
 	broken := strings.Replace(string(b), "comment-on-pr: true", "comment-on-pull-request: true", 1)
 	broken = strings.Replace(broken, "pull-requests: write", "pull-request: write", 1)
@@ -101,6 +93,7 @@ type workflow struct {
 		Permissions map[string]string `json:"permissions"`
 		Steps       []struct {
 			Uses string            `json:"uses"`
+			Run  string            `json:"run"`
 			With map[string]any    `json:"with"`
 			Env  map[string]string `json:"env"`
 		} `json:"steps"`
@@ -111,7 +104,7 @@ type workflow struct {
 // comments on the pull request, with the least permissions, a pinned
 // action and CLI, and credentials only from secrets.
 func TestPreviewWorkflowShape(t *testing.T) {
-	b, err := os.ReadFile(filepath.Join(repoRoot(t), ".github", "workflows", "preview.yml"))
+	b, err := os.ReadFile(filepath.Join(harness.RepoRoot(t), ".github", "workflows", "preview.yml"))
 	require.NoError(t, err)
 	var wf workflow
 	require.NoError(t, yaml.Unmarshal(b, &wf))
@@ -120,6 +113,18 @@ func TestPreviewWorkflowShape(t *testing.T) {
 	found := false
 	for name, job := range wf.Jobs {
 		assert.Empty(t, job.Permissions, "job %s widens no permission", name)
+		// The engine finds the readiness provider on PATH (Pulumi.yaml
+		// names no plugin folder): the build must put its folder there
+		// before the preview runs.
+		onPath := false
+		for _, s := range job.Steps {
+			if strings.Contains(s.Run, "pulumi-resource-gitlabwait") && strings.Contains(s.Run, `>> "$GITHUB_PATH"`) {
+				onPath = true
+			}
+			if strings.HasPrefix(s.Uses, "pulumi/actions@") {
+				assert.True(t, onPath, "job %s puts the readiness provider on PATH before pulumi/actions", name)
+			}
+		}
 		for _, s := range job.Steps {
 			if s.Uses != "" {
 				assert.Regexp(t, `@v\d+(\.\d+)*$`, s.Uses, "actions are pinned to a version")
@@ -208,14 +213,18 @@ func gitlabProblems(raw []byte) ([]string, error) {
 			bad("job %s: image %q is not pinned to a version", name, img)
 		}
 	}
-	preview, ok := jobs["preview"]
-	switch {
-	case !ok:
-		bad("no preview job")
-	default:
-		if preview.Stage != "preview" {
-			bad("preview job in stage %q", preview.Stage)
+	// job returns the named job, when there is one, checking its stage.
+	job := func(name, stage string) (gitlabJob, bool) {
+		j, ok := jobs[name]
+		switch {
+		case !ok:
+			bad("no %s job", name)
+		case j.Stage != stage:
+			bad("%s job in stage %q", name, j.Stage)
 		}
+		return j, ok
+	}
+	if preview, ok := job("preview", "preview"); ok {
 		if len(preview.Rules) != 1 || preview.Rules[0]["if"] != `$CI_PIPELINE_SOURCE == "merge_request_event"` {
 			bad("the preview job must run on merge requests only, rules: %v", preview.Rules)
 		}
@@ -223,14 +232,7 @@ func gitlabProblems(raw []byte) ([]string, error) {
 			bad("the preview job does not run a preview")
 		}
 	}
-	up, ok := jobs["up"]
-	switch {
-	case !ok:
-		bad("no up job")
-	default:
-		if up.Stage != "deploy" {
-			bad("up job in stage %q", up.Stage)
-		}
+	if up, ok := job("up", "deploy"); ok {
 		if len(up.Rules) != 1 || !strings.Contains(up.Rules[0]["if"], "$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH") {
 			bad("the up job must run on the default branch only, rules: %v", up.Rules)
 		}
@@ -249,7 +251,7 @@ func gitlabProblems(raw []byte) ([]string, error) {
 
 // TestGitLabCI parses .gitlab-ci.yml and asserts its jobs.
 func TestGitLabCI(t *testing.T) {
-	raw, err := os.ReadFile(filepath.Join(repoRoot(t), ".gitlab-ci.yml"))
+	raw, err := os.ReadFile(filepath.Join(harness.RepoRoot(t), ".gitlab-ci.yml"))
 	require.NoError(t, err)
 	problems, err := gitlabProblems(raw)
 	require.NoError(t, err)
@@ -258,7 +260,7 @@ func TestGitLabCI(t *testing.T) {
 
 // TestGitLabCIChecksCatchMistakes is the negative control of TestGitLabCI.
 func TestGitLabCIChecksCatchMistakes(t *testing.T) {
-	raw, err := os.ReadFile(filepath.Join(repoRoot(t), ".gitlab-ci.yml"))
+	raw, err := os.ReadFile(filepath.Join(harness.RepoRoot(t), ".gitlab-ci.yml"))
 	require.NoError(t, err)
 	s := string(raw)
 	for _, edit := range []struct{ from, to, want string }{

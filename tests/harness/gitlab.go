@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -26,35 +27,39 @@ const gitlabwaitPackage = "github.com/gitlab-kapsule/gitlab-kapsule/provider/cmd
 // scalewayStandInPackage is the stand-in Scaleway plugin's main package.
 const scalewayStandInPackage = "github.com/gitlab-kapsule/gitlab-kapsule/tests/standin/scaleway"
 
-// builtPlugin is a provider plugin built once per test binary into a
-// folder of its own; Main removes the folder after the last test.
-type builtPlugin struct {
+// commandPackage is the gitlab-kapsule command's main package.
+const commandPackage = "github.com/gitlab-kapsule/gitlab-kapsule/cmd/gitlab-kapsule"
+
+// builtBinary is a binary built once per test binary into a folder of its
+// own; Main removes the folder after the last test.
+type builtBinary struct {
 	once sync.Once
 	dir  string
 	err  error
 }
 
 var (
-	gitlabwaitPlugin builtPlugin
-	scalewayStandIn  builtPlugin
+	gitlabwaitPlugin builtBinary
+	scalewayStandIn  builtBinary
+	command          builtBinary
 )
 
-// get returns the folder holding pulumi-resource-<name>: prebuilt when
-// given, else built from pkg.
-func (b *builtPlugin) get(t testing.TB, name, pkg, prebuilt string) string {
+// get returns the folder holding file: prebuilt linked there when given,
+// else built from pkg.
+func (b *builtBinary) get(t testing.TB, file, pkg, prebuilt string) string {
 	t.Helper()
 	goTool := ""
 	if prebuilt == "" {
 		goTool = testenv.Tool(t, "go", "install Go")
 	}
 	b.once.Do(func() {
-		b.dir, b.err = os.MkdirTemp("", "glk-"+name+"-")
+		b.dir, b.err = os.MkdirTemp("", "glk-"+file+"-")
 		if b.err != nil {
 			return
 		}
 		dir := b.dir
 		AtExit(func() error { return os.RemoveAll(dir) })
-		bin := filepath.Join(dir, "pulumi-resource-"+name)
+		bin := filepath.Join(dir, file)
 		if prebuilt != "" {
 			abs, err := filepath.Abs(prebuilt)
 			if err == nil {
@@ -69,7 +74,7 @@ func (b *builtPlugin) get(t testing.TB, name, pkg, prebuilt string) string {
 		}
 	})
 	if b.err != nil {
-		t.Fatalf("build pulumi-resource-%s: %v", name, b.err)
+		t.Fatalf("build %s: %v", file, b.err)
 	}
 	return b.dir
 }
@@ -78,14 +83,22 @@ func (b *builtPlugin) get(t testing.TB, name, pkg, prebuilt string) string {
 // the binary named by $GLK_PROVIDER_BIN, or one built from this checkout.
 func GitLabWaitPluginDir(t testing.TB) string {
 	t.Helper()
-	return gitlabwaitPlugin.get(t, "gitlabwait", gitlabwaitPackage, os.Getenv(ProviderBinEnv))
+	return gitlabwaitPlugin.get(t, "pulumi-resource-gitlabwait", gitlabwaitPackage, os.Getenv(ProviderBinEnv))
 }
 
 // ScalewayStandInPlugin returns the path of the stand-in
 // pulumi-resource-scaleway (tests/standin/scaleway), built once.
 func ScalewayStandInPlugin(t testing.TB) string {
 	t.Helper()
-	return filepath.Join(scalewayStandIn.get(t, "scaleway", scalewayStandInPackage, ""), "pulumi-resource-scaleway")
+	return filepath.Join(scalewayStandIn.get(t, "pulumi-resource-scaleway", scalewayStandInPackage, ""), "pulumi-resource-scaleway")
+}
+
+// GitLabKapsuleCommand returns the path of the gitlab-kapsule command built
+// from this checkout, once per test binary: a user's binary, which also
+// serves the readiness provider.
+func GitLabKapsuleCommand(t testing.TB) string {
+	t.Helper()
+	return filepath.Join(command.get(t, "gitlab-kapsule", commandPackage, ""), "gitlab-kapsule")
 }
 
 // buildError is a failed go build with its output.
@@ -154,4 +167,39 @@ func (g *ReadinessServer) next() int {
 	defer g.mu.Unlock()
 	n := g.Requests.Add(1) - g.from
 	return g.codes[min(int(n)-1, len(g.codes)-1)]
+}
+
+// PathWithout returns $PATH without the folders that hold tool, for a
+// process that must run without it (a built command without the Go
+// toolchain).
+func PathWithout(t testing.TB, tool string) string {
+	t.Helper()
+	var keep []string
+	for _, dir := range filepath.SplitList(os.Getenv("PATH")) {
+		if _, err := os.Stat(filepath.Join(dir, tool)); err == nil {
+			continue
+		}
+		keep = append(keep, dir)
+	}
+	return strings.Join(keep, string(os.PathListSeparator))
+}
+
+// RepoRoot returns the root of the checkout the test runs in: the nearest
+// folder above the test's package that holds go.mod.
+func RepoRoot(t testing.TB) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("no go.mod above the test's folder: run the test inside the checkout")
+		}
+		dir = parent
+	}
 }
