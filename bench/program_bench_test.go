@@ -18,13 +18,7 @@ import (
 	"github.com/gitlab-kapsule/gitlab-kapsule/internal/mockcloud"
 	"github.com/gitlab-kapsule/gitlab-kapsule/internal/offline"
 	"github.com/gitlab-kapsule/gitlab-kapsule/stack"
-	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
-
-func build(ctx *pulumi.Context) error {
-	_, err := stack.Build(ctx)
-	return err
-}
 
 // BenchmarkProgramUnderMocks is one whole evaluation of the program, every
 // registration answered by mockcloud: what `plan`, the unit tests and the
@@ -33,7 +27,7 @@ func BenchmarkProgramUnderMocks(b *testing.B) {
 	b.ReportAllocs()
 	n := 0
 	for b.Loop() {
-		cloud, err := mockcloud.Run("dev", nil, nil, build)
+		cloud, err := mockcloud.Run("dev", nil, nil, stack.Deploy)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -82,7 +76,7 @@ func BenchmarkOfflinePlan(b *testing.B) {
 // BenchmarkSimulate is the simulator over the recorded program: the
 // scheduling, the requirement table and the report, not the recording.
 func BenchmarkSimulate(b *testing.B) {
-	rs, err := sim.Record("dev", nil, nil, build)
+	rs, err := sim.Record("dev", nil, nil, stack.Deploy)
 	if err != nil {
 		b.Fatal(err)
 	}

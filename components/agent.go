@@ -379,13 +379,12 @@ type AgentClusterAccess struct {
 // DeclareAgentClusterAccess declares, with no component of its own,
 // everything of the agent in the cluster but the Helm release: agentk's
 // namespace, the namespaces it deploys to, the Secret with its token, and
-// its RBAC (namespaced Roles; cluster-admin only when asked). opts carry the Kubernetes provider and the parent. It needs
-// no chart and no GitLab, so the engine tests run it against a real API server.
+// its RBAC (namespaced Roles; cluster-admin only when asked). opts carry
+// the Kubernetes provider and the parent. It needs no chart and no GitLab,
+// so the engine tests run it against a real API server.
 func DeclareAgentClusterAccess(ctx *pulumi.Context, name string, args *AgentClusterAccessArgs, opts ...pulumi.ResourceOption) (*AgentClusterAccess, error) {
-	labels := pulumi.StringMap{"app.kubernetes.io/managed-by": pulumi.String("gitlab-kapsule")}
-	ns, err := corev1.NewNamespace(ctx, name+"-namespace", &corev1.NamespaceArgs{
-		Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(args.AgentNamespace), Labels: labels},
-	}, opts...)
+	labels := managedLabelArgs()
+	ns, err := newNamespace(ctx, name+"-namespace", args.AgentNamespace, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("agent %q: namespace: %w", name, err)
 	}
@@ -393,9 +392,7 @@ func DeclareAgentClusterAccess(ctx *pulumi.Context, name string, args *AgentClus
 	// The namespaces the agent deploys to exist before their Roles.
 	targets := map[string]*corev1.Namespace{}
 	for _, target := range args.Namespaces {
-		t, err := corev1.NewNamespace(ctx, name+"-target-"+target, &corev1.NamespaceArgs{
-			Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(target), Labels: labels},
-		}, opts...)
+		t, err := newNamespace(ctx, name+"-target-"+target, target, opts...)
 		if err != nil {
 			return nil, fmt.Errorf("agent %q: namespace %s: %w", name, target, err)
 		}

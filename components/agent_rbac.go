@@ -31,7 +31,7 @@ func AgentRBAC(agentNamespace string, namespaces []string) ([]rbacv1.Role, []rba
 	var roles []rbacv1.Role
 	var bindings []rbacv1.RoleBinding
 	add := func(ns, name string, rules []rbacv1.PolicyRule) {
-		meta := metav1.ObjectMeta{Name: name, Namespace: ns, Labels: map[string]string{"app.kubernetes.io/managed-by": "gitlab-kapsule"}}
+		meta := metav1.ObjectMeta{Name: name, Namespace: ns, Labels: managedLabels()}
 		roles = append(roles, rbacv1.Role{ObjectMeta: meta, Rules: rules})
 		bindings = append(bindings, rbacv1.RoleBinding{
 			ObjectMeta: meta,
@@ -100,7 +100,7 @@ type AgentFluxAccess struct {
 // namespace). It grants nothing that applies workloads: Flux's
 // kustomize-controller does that, under its own service account.
 func AgentFluxRBAC(agentNamespace, fluxNamespace string) AgentFluxAccess {
-	labels := map[string]string{"app.kubernetes.io/managed-by": "gitlab-kapsule"}
+	labels := managedLabels()
 	subjects := []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: AgentServiceAccount, Namespace: agentNamespace}}
 	meta := metav1.ObjectMeta{Name: agentFluxRole, Namespace: fluxNamespace, Labels: labels}
 	clusterMeta := metav1.ObjectMeta{Name: agentFluxReader, Labels: labels}

@@ -230,7 +230,7 @@ type FluxSyncResources struct {
 // awaited until Flux reports them Ready. opts carry the Kubernetes provider
 // and the parent; the engine tests run it against a real API server.
 func DeclareFluxSync(ctx *pulumi.Context, name string, args *FluxSyncArgs, opts ...pulumi.ResourceOption) (*FluxSyncResources, error) {
-	labels := pulumi.StringMap{"app.kubernetes.io/managed-by": pulumi.String("gitlab-kapsule")}
+	labels := managedLabelArgs()
 	if args.Namespace == nil {
 		return nil, fmt.Errorf("gitops demo %q: Namespace is required: pass the resource of Flux's namespace", name)
 	}

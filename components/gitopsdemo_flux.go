@@ -106,7 +106,7 @@ func (s FluxSync) KustomizationSpec() map[string]any {
 // objects, with the await annotations `pulumi up` uses.
 func (s FluxSync) Objects() []map[string]any {
 	meta := func() map[string]any {
-		return map[string]any{"name": DemoName, "namespace": s.Namespace, "labels": map[string]any{"app.kubernetes.io/managed-by": "gitlab-kapsule"}}
+		return map[string]any{"name": DemoName, "namespace": s.Namespace, "labels": map[string]any{managedByLabel: managedByValue}}
 	}
 	return []map[string]any{
 		{"apiVersion": GitRepositoryAPIVersion, "kind": "GitRepository", "metadata": meta(), "spec": s.GitRepositorySpec()},

@@ -17,11 +17,6 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func program(ctx *pulumi.Context) error {
-	_, err := stack.Build(ctx)
-	return err
-}
-
 func TestProgramDeploysAlongItsTrueCriticalPath(t *testing.T) {
 	t.Parallel()
 	for name, config := range map[string]map[string]string{
@@ -34,7 +29,7 @@ func TestProgramDeploysAlongItsTrueCriticalPath(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			rs, err := sim.Record("dev", config, nil, program)
+			rs, err := sim.Record("dev", config, nil, stack.Deploy)
 			require.NoError(t, err)
 			rep, err := sim.DefaultModel().Simulate(rs)
 			require.NoError(t, err)
@@ -132,7 +127,7 @@ func TestRecordSeesDependsOnComponentsAndProviders(t *testing.T) {
 func TestProgramChecksCatchABrokenGraph(t *testing.T) {
 	t.Parallel()
 	record := func(edit func(r *sim.Resource, urn map[string]string)) ([]sim.Resource, *sim.Report) {
-		rs, err := sim.Record("dev", nil, nil, program)
+		rs, err := sim.Record("dev", nil, nil, stack.Deploy)
 		require.NoError(t, err)
 		urn := map[string]string{}
 		for _, r := range rs {
