@@ -105,6 +105,7 @@ func init() {
 		"ssh":     {"print, or with --exec run, the SSH command to the GitLab host through the bastion", cmdSSH},
 		"tunnel":  {"forward a local port through the bastion to GitLab's HTTPS port, for a browser", cmdTunnel},
 		"verify":  {"check the deployment end to end; each check prints PASS, FAIL or N/A with the reason", cmdVerify},
+		"mr-note": {"post a preview's output (a file) as a note on this GitLab CI merge request, replacing the last one", cmdMRNote},
 	}
 }
 

@@ -105,3 +105,39 @@ func environ(eng *harness.Engine) []string {
 	}
 	return env
 }
+
+// TestExitCodesNeedTheBuiltBinary: the README's exit codes are the built
+// command's; through `go run` a usage error (64) comes out as 1, as the
+// README warns, and the built binary, which the README and .gitlab-ci.yml
+// use for scripts, gives 64.
+func TestExitCodesNeedTheBuiltBinary(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join(harness.RepoRoot(t), "README.md"))
+	require.NoError(t, err)
+	assert.Contains(t, string(readme), "go build -o gitlab-kapsule ./cmd/gitlab-kapsule", "the README says how to get the real codes")
+	ci, err := os.ReadFile(filepath.Join(harness.RepoRoot(t), ".gitlab-ci.yml"))
+	require.NoError(t, err)
+	assert.Contains(t, string(ci), "go build -o gitlab-kapsule ./cmd/gitlab-kapsule", "CI runs the built binary")
+
+	built := exec.CommandContext(t.Context(), harness.GitLabKapsuleCommand(t), "no-such-command")
+	assert.Equal(t, 64, exitCode(t, built), "the built command")
+
+	goTool, err := exec.LookPath("go")
+	require.NoError(t, err)
+	run := exec.CommandContext(t.Context(), goTool, "run", "./cmd/gitlab-kapsule", "no-such-command")
+	run.Dir = harness.RepoRoot(t)
+	var out strings.Builder
+	run.Stderr = &out
+	assert.Equal(t, 1, exitCode(t, run), "go run")
+	assert.Contains(t, out.String(), "exit status 64", "go run names the command's own code")
+}
+
+// exitCode runs cmd and returns its exit code.
+func exitCode(t *testing.T, cmd *exec.Cmd) int {
+	t.Helper()
+	err := cmd.Run()
+	if ee, ok := err.(*exec.ExitError); ok {
+		return ee.ExitCode()
+	}
+	require.NoError(t, err)
+	return 0
+}

@@ -154,6 +154,7 @@ type gitlabJob struct {
 	Rules         []map[string]string `json:"rules"`
 	ResourceGroup string              `json:"resource_group"`
 	Script        []string            `json:"script"`
+	AfterScript   []string            `json:"after_script"`
 	Environment   map[string]string   `json:"environment"`
 }
 
@@ -231,6 +232,10 @@ func gitlabProblems(raw []byte) ([]string, error) {
 		if !strings.Contains(strings.Join(preview.Script, "\n"), " preview") {
 			bad("the preview job does not run a preview")
 		}
+		// The note goes out also when the preview failed: after_script.
+		if !strings.Contains(strings.Join(preview.AfterScript, "\n"), " mr-note preview.txt") {
+			bad("the preview job does not post its output as a merge-request note (after_script: gitlab-kapsule mr-note preview.txt)")
+		}
 	}
 	if up, ok := job("up", "deploy"); ok {
 		if len(up.Rules) != 1 || !strings.Contains(up.Rules[0]["if"], "$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH") {
@@ -269,6 +274,7 @@ func TestGitLabCIChecksCatchMistakes(t *testing.T) {
 		{`$CI_PIPELINE_SOURCE == "merge_request_event"`, `$CI_PIPELINE_SOURCE == "push"`, "merge requests only"},
 		{"  STACK: dev\n", "  STACK: dev\n  SCW_SECRET_KEY: abc\n", "credential SCW_SECRET_KEY"},
 		{"  - deploy\n", "", "stages are"},
+		{` mr-note preview.txt`, ` outputs`, "merge-request note"},
 	} {
 		broken := strings.Replace(s, edit.from, edit.to, 1)
 		require.NotEqual(t, s, broken, "edit %q applies", edit.from)
