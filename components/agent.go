@@ -244,18 +244,14 @@ func NewAgent(ctx *pulumi.Context, name string, args *AgentArgs, opts ...pulumi.
 	}
 
 	connected, err := gitlabwait.NewAgentConnected(ctx, name+"-connected", &gitlabwait.AgentConnectedArgs{
-		BastionHost: a.BastionHost,
-		BastionPort: pulumi.Int(a.BastionPort),
-		PrivateKey:  a.AutomationPrivateKey,
-		TargetHost:  a.PrivateIP,
-		TargetPort:  pulumi.Int(webOf(a.TLS).port),
-		Scheme:      pulumi.String(webOf(a.TLS).scheme),
-		CaCert:      a.CACert,
+		Access: gitLabThroughBastion{
+			BastionHost: a.BastionHost, BastionPort: a.BastionPort, PrivateKey: a.AutomationPrivateKey,
+			GitLabIP: a.PrivateIP, TLS: a.TLS, CACert: a.CACert, Timeout: a.ConnectTimeout,
+		}.access(),
 		Token:       a.AdminToken,
 		ProjectPath: project.PathWithNamespace,
 		AgentName:   agent.Name,
 		TokenId:     token.TokenId.ApplyT(strconv.Itoa).(pulumi.StringOutput),
-		Timeout:     waitTimeout(a.ConnectTimeout),
 	}, parent, pulumi.DependsOn([]pulumi.Resource{release}))
 	if err != nil {
 		return nil, fmt.Errorf("agent %q: connection wait: %w", name, err)

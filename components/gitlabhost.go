@@ -185,15 +185,11 @@ func NewGitLabHost(ctx *pulumi.Context, name string, args *GitLabHostArgs, opts 
 		bastionHost = after(args.BastionHost, args.GatewayNetworkID)
 	}
 	ready, err := gitlabwait.NewGitLabReady(ctx, name+"-ready", &gitlabwait.GitLabReadyArgs{
-		BastionHost: bastionHost,
-		BastionPort: pulumi.Int(args.BastionPort),
-		PrivateKey:  args.AutomationPrivateKey,
-		TargetHost:  pulumi.String(args.PrivateIP),
-		TargetPort:  pulumi.Int(web.port),
-		Scheme:      pulumi.String(web.scheme),
-		CaCert:      caCert,
-		Timeout:     waitTimeout(args.ReadyTimeout),
-		InstanceId:  server.ID(),
+		Access: gitLabThroughBastion{
+			BastionHost: bastionHost, BastionPort: args.BastionPort, PrivateKey: args.AutomationPrivateKey,
+			GitLabIP: pulumi.String(args.PrivateIP), TLS: args.TLS, CACert: caCert, Timeout: args.ReadyTimeout,
+		}.access(),
+		InstanceId: server.ID(),
 		// Ready means the automation token works too: what runs next needs it.
 		Token: adminToken,
 	}, parent,

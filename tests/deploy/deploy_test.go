@@ -25,19 +25,12 @@ import (
 // waitProgram is a small stand-in for stack.Deploy: a GitLabReady wait
 // through the bastion, whose instanceId comes from the config key
 // glktest:instance, and a secret config value exported as a secret.
-func waitProgram(b *harness.Bastion, g *readinessServer, timeout string) pulumi.RunFunc {
+func waitProgram(b *harness.Bastion, g *readinessServer, timeout time.Duration) pulumi.RunFunc {
 	return func(ctx *pulumi.Context) error {
 		cfg := pconfig.New(ctx, testProject)
 		r, err := gitlabwait.NewGitLabReady(ctx, "gitlab", &gitlabwait.GitLabReadyArgs{
-			BastionHost:  pulumi.String(b.Host),
-			BastionPort:  pulumi.Int(b.Port),
-			BastionUser:  pulumi.String(b.User),
-			PrivateKey:   pulumi.String(b.PrivateKey),
-			TargetHost:   pulumi.String(g.host),
-			TargetPort:   pulumi.Int(g.port),
-			Timeout:      pulumi.String(timeout),
-			PollInterval: pulumi.String("300ms"),
-			InstanceId:   pulumi.String(cfg.Require("instance")),
+			Access:     b.Access(g.host, g.port, timeout, 300*time.Millisecond),
+			InstanceId: pulumi.String(cfg.Require("instance")),
 		})
 		if err != nil {
 			return err
@@ -77,7 +70,7 @@ func TestLifecycle(t *testing.T) {
 	const password = "Plaintext-Root-Password-7f3a9c"
 
 	var log syncBuffer
-	opts := options(t, eng, "lifecycle", waitProgram(b, g, "1m"), &log)
+	opts := options(t, eng, "lifecycle", waitProgram(b, g, time.Minute), &log)
 	var mu sync.Mutex
 	var seen []events.EngineEvent
 	opts.Events = func(e events.EngineEvent) {
@@ -186,7 +179,7 @@ func TestConcurrentOperationIsRefusedAndCancelLeavesNoLock(t *testing.T) {
 	var log1, log2 syncBuffer
 	cfg := deploy.Config{"glktest:instance": deploy.Plain("i-1"), "glktest:rootPassword": deploy.Secret("s3cret-s3cret")}
 
-	opts1 := options(t, eng, "locked", waitProgram(b, g, "5m"), &log1)
+	opts1 := options(t, eng, "locked", waitProgram(b, g, 5*time.Minute), &log1)
 	opts1.Config = cfg
 	first, err := deploy.Open(t.Context(), opts1)
 	require.NoError(t, err)
@@ -202,7 +195,7 @@ func TestConcurrentOperationIsRefusedAndCancelLeavesNoLock(t *testing.T) {
 	require.Eventually(t, func() bool { return g.requests.Load() > 0 }, 2*time.Minute, 100*time.Millisecond,
 		"the first up never started waiting:\n%s", log1.String())
 
-	opts2 := options(t, eng, "locked", waitProgram(b, g, "5m"), &log2)
+	opts2 := options(t, eng, "locked", waitProgram(b, g, 5*time.Minute), &log2)
 	second, err := deploy.OpenExisting(t.Context(), opts2)
 	require.NoError(t, err)
 	defer second.Close()

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optdestroy"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optpreview"
@@ -181,7 +182,7 @@ func TestCommandBinaryServesTheProvider(t *testing.T) {
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "Pulumi.yaml"), project, 0o600))
 
 	var log syncBuffer
-	opts := options(t, eng, "served", waitProgram(b, g, "1m"), &log)
+	opts := options(t, eng, "served", waitProgram(b, g, time.Minute), &log)
 	opts.Project, opts.WorkDir, opts.ProjectDir = "", "", dir
 	opts.Config = deploy.Config{"glktest:instance": deploy.Plain("i-1"), "glktest:rootPassword": deploy.Secret("s3cret-s3cret")}
 	for _, d := range filepath.SplitList(opts.Env["PATH"]) {

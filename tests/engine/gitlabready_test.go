@@ -3,6 +3,7 @@ package engine
 import (
 	"encoding/json"
 	"testing"
+	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/workspace"
@@ -27,15 +28,8 @@ func TestGitLabReadyUnderEngine(t *testing.T) {
 	instance := "instance-1"
 	program := func(ctx *pulumi.Context) error {
 		r, err := gitlabwait.NewGitLabReady(ctx, "gitlab", &gitlabwait.GitLabReadyArgs{
-			BastionHost:  pulumi.String(b.Host),
-			BastionPort:  pulumi.Int(b.Port),
-			BastionUser:  pulumi.String(b.User),
-			PrivateKey:   pulumi.String(b.PrivateKey),
-			TargetHost:   pulumi.String(g.Host),
-			TargetPort:   pulumi.Int(g.Port),
-			Timeout:      pulumi.String("2m"),
-			PollInterval: pulumi.String("500ms"),
-			InstanceId:   pulumi.String(instance),
+			Access:     b.Access(g.Host, g.Port, 2*time.Minute, 500*time.Millisecond),
+			InstanceId: pulumi.String(instance),
 		})
 		if err != nil {
 			return err

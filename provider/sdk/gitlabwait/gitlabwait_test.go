@@ -40,14 +40,13 @@ func TestKeysAndTokensAreSecrets(t *testing.T) {
 	m := &mocks{inputs: map[string]resource.PropertyMap{}}
 	err := pulumi.RunErr(func(ctx *pulumi.Context) error {
 		host, port, key, target := pulumi.String("gw"), pulumi.Int(61000), pulumi.String("KEY"), pulumi.String("10.0.0.10")
-		if _, err := NewGitLabReady(ctx, "ready", &GitLabReadyArgs{
-			BastionHost: host, BastionPort: port, PrivateKey: key, TargetHost: target,
-		}); err != nil {
+		access := Access{BastionHost: host, BastionPort: port, PrivateKey: key, TargetHost: target}
+		if _, err := NewGitLabReady(ctx, "ready", &GitLabReadyArgs{Access: access}); err != nil {
 			return err
 		}
 		_, err := NewAgentConnected(ctx, "agent", &AgentConnectedArgs{
-			BastionHost: host, BastionPort: port, PrivateKey: key, TargetHost: target,
-			Token: pulumi.String("glpat"), ProjectPath: pulumi.String("root/agent"), AgentName: pulumi.String("kapsule"),
+			Access: access,
+			Token:  pulumi.String("glpat"), ProjectPath: pulumi.String("root/agent"), AgentName: pulumi.String("kapsule"),
 		})
 		return err
 	}, pulumi.WithMocks("project", "stack", m))

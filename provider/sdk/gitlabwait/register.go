@@ -1,39 +1,33 @@
 package gitlabwait
 
 import (
-	"fmt"
 	"reflect"
+	"strings"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
-// The SDK's marshaller reads an Args struct of inputs through the plain
-// struct its ElementType returns, field by field, by name, taking the
-// property name from that struct's pulumi tag; it sees only top-level
-// fields, so the inputs both resources share cannot be one embedded struct.
-// inputShape derives that plain struct from the Args instead, so that each
-// property name is written once, in the Args' own tag.
+// The SDK's struct marshaller sees only an Args struct's top-level fields,
+// so the inputs both resources share could not be one embedded struct
+// (Access). inputs flattens an Args into the property map RegisterResource
+// also takes, each property named once, by its field's pulumi tag.
 
-// inputShape is args with each input replaced by its element type.
-func inputShape(args reflect.Type) reflect.Type {
-	fields := make([]reflect.StructField, args.NumField())
-	for i := range fields {
-		f := args.Field(i)
-		elem, ok := elementTypes[f.Type]
-		if !ok {
-			panic(fmt.Sprintf("gitlabwait: %s.%s: no element type known for %s", args.Name(), f.Name, f.Type))
+// inputs is args as properties: every set input under its field's pulumi
+// tag, embedded fields included; unset ones are left out, as the struct
+// marshaller leaves out nil inputs.
+func inputs(args any) pulumi.Map {
+	v := reflect.Indirect(reflect.ValueOf(args))
+	m := pulumi.Map{}
+	for _, f := range reflect.VisibleFields(v.Type()) {
+		name, _, _ := strings.Cut(f.Tag.Get("pulumi"), ",")
+		if f.Anonymous || name == "" {
+			continue
 		}
-		fields[i] = reflect.StructField{Name: f.Name, Type: elem, Tag: f.Tag}
+		if in, ok := v.FieldByIndex(f.Index).Interface().(pulumi.Input); ok && in != nil {
+			m[name] = in
+		}
 	}
-	return reflect.StructOf(fields)
-}
-
-// elementTypes are the plain types of the inputs the Args use.
-var elementTypes = map[reflect.Type]reflect.Type{
-	reflect.TypeFor[pulumi.StringInput]():    reflect.TypeFor[string](),
-	reflect.TypeFor[pulumi.StringPtrInput](): reflect.TypeFor[*string](),
-	reflect.TypeFor[pulumi.IntInput]():       reflect.TypeFor[int](),
-	reflect.TypeFor[pulumi.IntPtrInput]():    reflect.TypeFor[*int](),
+	return m
 }
 
 // register registers a resource R of type typ with args.
