@@ -464,7 +464,7 @@ func newRole(ctx *pulumi.Context, name string, role rbacv1.Role, binding rbacv1.
 	}
 	b, err := k8srbac.NewRoleBinding(ctx, child+"-binding", &k8srbac.RoleBindingArgs{
 		Metadata: rbacMeta(binding.ObjectMeta),
-		RoleRef:  &k8srbac.RoleRefArgs{ApiGroup: pulumi.String(binding.RoleRef.APIGroup), Kind: pulumi.String(binding.RoleRef.Kind), Name: r.Metadata.Name().Elem()},
+		RoleRef:  roleRef(binding.RoleRef, r.Metadata.Name().Elem()),
 		Subjects: subjectArgs(binding.Subjects),
 	}, opts...)
 	if err != nil {
@@ -482,13 +482,19 @@ func newClusterRole(ctx *pulumi.Context, name string, role rbacv1.ClusterRole, b
 	}
 	b, err := k8srbac.NewClusterRoleBinding(ctx, child+"-binding", &k8srbac.ClusterRoleBindingArgs{
 		Metadata: rbacMeta(binding.ObjectMeta),
-		RoleRef:  &k8srbac.RoleRefArgs{ApiGroup: pulumi.String(binding.RoleRef.APIGroup), Kind: pulumi.String(binding.RoleRef.Kind), Name: r.Metadata.Name().Elem()},
+		RoleRef:  roleRef(binding.RoleRef, r.Metadata.Name().Elem()),
 		Subjects: subjectArgs(binding.Subjects),
 	}, opts...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("cluster role binding %s: %w", binding.Name, err)
 	}
 	return r, b, nil
+}
+
+// roleRef points a binding at the role it binds, by the created role's name,
+// so the binding waits for the role.
+func roleRef(ref rbacv1.RoleRef, name pulumi.StringInput) *k8srbac.RoleRefArgs {
+	return &k8srbac.RoleRefArgs{ApiGroup: pulumi.String(ref.APIGroup), Kind: pulumi.String(ref.Kind), Name: name}
 }
 
 func rbacMeta(m k8smeta.ObjectMeta) *metav1.ObjectMetaArgs {
