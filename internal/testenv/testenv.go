@@ -6,6 +6,7 @@ package testenv
 import (
 	"os"
 	"os/exec"
+	"path/filepath"
 	"testing"
 )
 
@@ -42,4 +43,16 @@ func Env(t testing.TB, key, how string) string {
 		Missing(t, "$"+key, how)
 	}
 	return v
+}
+
+// File returns the file name in the folder that the environment variable
+// key names (as tools/build prints it), or fails/skips the test when either
+// is missing.
+func File(t testing.TB, key, name, how string) string {
+	t.Helper()
+	path := filepath.Join(Env(t, key, how), name)
+	if _, err := os.Stat(path); err != nil {
+		Missing(t, path, how)
+	}
+	return path
 }

@@ -33,7 +33,7 @@ func plainPulumiBlock(t *testing.T) []string {
 // so both see the same stacks. `file://~` would not do: the CLI reads ~ as
 // the account's home from the user database, not $HOME.
 func TestPlainPulumiLoginWorksOnAFreshHomeAndMeetsTheCommand(t *testing.T) {
-	cli := filepath.Join(testenv.Env(t, harness.PulumiDirEnv, `run eval "$(tools/build pulumi)"`), "pulumi")
+	cli := testenv.File(t, harness.PulumiDirEnv, "pulumi", `run eval "$(tools/build pulumi)"`)
 	var script []string
 	for _, line := range plainPulumiBlock(t) {
 		if strings.HasPrefix(line, "go build") {

@@ -2,6 +2,7 @@
 // against: a Kubernetes control plane without nodes (envtest's
 // kube-apiserver and etcd plus kube-controller-manager, with MarkPodsReady
 // in place of a kubelet), the Pulumi engine with a throwaway home and file
-// backend, and an OpenSSH bastion on loopback. tools/build provides the
+// backend (also as the plain CLI with its Go language host, in a copy of
+// the project), and an OpenSSH bastion on loopback. tools/build provides the
 // binaries; where they are missing, tests skip, or fail under GLK_STRICT/CI.
 package harness

@@ -57,11 +57,8 @@ type Engine struct {
 // where it is missing the test skips, or fails under GLK_STRICT/CI.
 func NewEngine(t testing.TB) *Engine {
 	t.Helper()
-	dir := testenv.Env(t, PulumiDirEnv, `run eval "$(tools/build pulumi)"`)
-	cli := filepath.Join(dir, "pulumi")
-	if _, err := os.Stat(cli); err != nil {
-		testenv.Missing(t, cli, `run eval "$(tools/build pulumi)"`)
-	}
+	cli := testenv.File(t, PulumiDirEnv, "pulumi", `run eval "$(tools/build pulumi)"`)
+	dir := filepath.Dir(cli)
 	// auto.NewPulumiCommand wants ROOT/bin/pulumi; link it there rather
 	// than changing PATH, so that tests may run in parallel.
 	root := t.TempDir()
@@ -139,11 +136,7 @@ func KubernetesSDKVersion() (string, error) {
 func (e *Engine) InstallKubernetesPlugin(t testing.TB) {
 	t.Helper()
 	const how = `run eval "$(tools/build k8sprovider)"`
-	dir := testenv.Env(t, PluginsDirEnv, how)
-	bin := filepath.Join(dir, "pulumi-resource-kubernetes")
-	if _, err := os.Stat(bin); err != nil {
-		testenv.Missing(t, bin, how)
-	}
+	bin := testenv.File(t, PluginsDirEnv, "pulumi-resource-kubernetes", how)
 	version, err := KubernetesSDKVersion()
 	if err != nil {
 		t.Fatal(err)
