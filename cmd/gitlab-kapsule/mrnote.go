@@ -65,11 +65,13 @@ func cmdMRNote(ctx context.Context, o *options, args []string, stdout, stderr io
 		token:   token,
 		client:  &http.Client{Timeout: 30 * time.Second},
 	}
-	url, err := n.publish(ctx, noteBody(o.stack, os.Getenv("CI_PIPELINE_URL"), string(output)), noteMarker(o.stack))
+	id, err := n.publish(ctx, noteBody(o.stack, os.Getenv("CI_PIPELINE_URL"), string(output)), noteMarker(o.stack))
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "preview of stack %q posted on merge request !%s: %s\n", o.stack, n.mr, url)
+	// CI_MERGE_REQUEST_PROJECT_URL is the project's web address, in merge-request pipelines.
+	fmt.Fprintf(stdout, "preview of stack %q posted on merge request !%s: %s/-/merge_requests/%s#note_%d\n",
+		o.stack, n.mr, os.Getenv("CI_MERGE_REQUEST_PROJECT_URL"), n.mr, id)
 	return nil
 }
 
@@ -119,12 +121,12 @@ type note struct {
 }
 
 // publish replaces the note that starts with marker, or posts a new one, and
-// returns the merge request's URL of the note.
-func (n mrNotes) publish(ctx context.Context, body, marker string) (string, error) {
+// returns the note's id.
+func (n mrNotes) publish(ctx context.Context, body, marker string) (int64, error) {
 	notes := n.base()
 	existing, err := n.find(ctx, notes, marker)
 	if err != nil {
-		return "", err
+		return 0, err
 	}
 	method, target := http.MethodPost, notes
 	if existing != 0 {
@@ -132,9 +134,9 @@ func (n mrNotes) publish(ctx context.Context, body, marker string) (string, erro
 	}
 	var saved note
 	if err := n.call(ctx, method, target, map[string]string{"body": body}, &saved); err != nil {
-		return "", err
+		return 0, err
 	}
-	return fmt.Sprintf("%s#note_%d", notes, saved.ID), nil
+	return saved.ID, nil
 }
 
 // base is the merge request's notes endpoint.

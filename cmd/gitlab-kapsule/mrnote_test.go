@@ -81,6 +81,7 @@ func inMergeRequestPipeline(t *testing.T, api *notesAPI) {
 	t.Setenv("CI_MERGE_REQUEST_PROJECT_ID", "42")
 	t.Setenv("CI_MERGE_REQUEST_IID", "7")
 	t.Setenv("CI_PIPELINE_URL", "https://gitlab.example/p/-/pipelines/9")
+	t.Setenv("CI_MERGE_REQUEST_PROJECT_URL", "https://gitlab.example/p")
 }
 
 func previewFile(t *testing.T, content string) string {
@@ -104,7 +105,7 @@ func TestMRNoteReplacesItsOwnNote(t *testing.T) {
 
 	code, out, errOut := runCLI("--dir", projectDir(t), "mr-note", previewFile(t, "\x1b[1m+ gitlab:index:Project agent-project create\x1b[0m\nResources: 1 to create\n"))
 	require.Equal(t, 0, code, errOut)
-	assert.Contains(t, out, `preview of stack "dev" posted on merge request !7`)
+	assert.Contains(t, out, `preview of stack "dev" posted on merge request !7: https://gitlab.example/p/-/merge_requests/7#note_222`)
 	require.Len(t, api.notes, 123, "a new note")
 	first := api.notes[122]
 	assert.True(t, strings.HasPrefix(first.Body, noteMarker("dev")), first.Body)
