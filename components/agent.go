@@ -3,6 +3,7 @@ package components
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -87,10 +88,12 @@ type AgentArgs struct {
 	// ConnectTimeout bounds the wait for the agent's connection; zero leaves
 	// it to the readiness provider's default (15 minutes).
 	ConnectTimeout time.Duration
-	// OpenTunnel opens the SSH tunnel; nil uses tunnel.Shared (closed when
-	// the driver's operation ends, see internal/cleanup), or nothing under
-	// Pulumi's mocks. Tests pass their own.
-	OpenTunnel func(tunnel.Config) error
+	// OpenTunnel opens the SSH tunnel and returns what closes it; nil uses
+	// tunnel.Shared, or nothing under Pulumi's mocks. Tests pass their own.
+	// The closer is registered with internal/cleanup: a driver that goes on
+	// after the operation (the Automation API) closes it then; a plain
+	// `pulumi up` exits instead.
+	OpenTunnel func(tunnel.Config) (io.Closer, error)
 	// WriteCACert writes the CA file the GitLab provider reads; nil writes
 	// it to disk, or nothing under Pulumi's mocks.
 	WriteCACert func(path string, pem []byte) error
@@ -147,19 +150,12 @@ func NewAgent(ctx *pulumi.Context, name string, args *AgentArgs, opts ...pulumi.
 	}
 	mocked := ctx.RunningWithMocks()
 	if a.OpenTunnel == nil {
-		a.OpenTunnel = func(cfg tunnel.Config) error {
+		a.OpenTunnel = func(cfg tunnel.Config) (io.Closer, error) {
 			if mocked {
-				return nil
+				return nil, nil
 			}
 			cfg.Logf = func(format string, v ...any) { _ = ctx.Log.Warn(fmt.Sprintf(format, v...), nil) }
-			t, err := tunnel.Shared(cfg)
-			if err != nil {
-				return err
-			}
-			// A driver that goes on after the operation (the Automation
-			// API) closes it then; a plain `pulumi up` exits instead.
-			cleanup.Register(ctx, t.Close)
-			return nil
+			return tunnel.Shared(cfg)
 		}
 	}
 	if a.WriteCACert == nil {
@@ -295,7 +291,7 @@ func newGitLabProvider(ctx *pulumi.Context, name string, a *AgentArgs, parent pu
 				return "", fmt.Errorf("agent %q: write GitLab's CA for the GitLab provider to %s: %w", name, caPath, err)
 			}
 		}
-		err := a.OpenTunnel(tunnel.Config{
+		closer, err := a.OpenTunnel(tunnel.Config{
 			LocalPort:   a.TunnelPort,
 			BastionAddr: net.JoinHostPort(host, strconv.Itoa(a.BastionPort)),
 			BastionUser: sshbastion.ScalewayUser,
@@ -304,6 +300,9 @@ func newGitLabProvider(ctx *pulumi.Context, name string, a *AgentArgs, parent pu
 		})
 		if err != nil {
 			return "", fmt.Errorf("agent %q: ssh tunnel to GitLab: %w", name, err)
+		}
+		if closer != nil {
+			cleanup.Register(ctx, closer.Close)
 		}
 		// GitLab's certificate names 127.0.0.1, the tunnel's end.
 		return webOf(a.TLS).url(net.JoinHostPort("127.0.0.1", strconv.Itoa(a.TunnelPort))) + "/api/v4/", nil

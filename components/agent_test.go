@@ -4,14 +4,17 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"slices"
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/gitlab-kapsule/gitlab-kapsule/config"
+	"github.com/gitlab-kapsule/gitlab-kapsule/internal/cleanup"
 	"github.com/gitlab-kapsule/gitlab-kapsule/internal/mockcloud"
 	"github.com/gitlab-kapsule/gitlab-kapsule/internal/tunnel"
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
@@ -169,7 +172,16 @@ type agentRun struct {
 	agent   *Agent
 	tunnels []tunnel.Config
 	caFiles map[string]string
+	// tunnelCloser is what the test's OpenTunnel returns; cleanups is the
+	// driver's list the program runs with, as deploy installs one.
+	tunnelCloser *closeCounter
+	cleanups     *cleanup.List
 }
+
+// closeCounter counts its Close calls.
+type closeCounter struct{ closed atomic.Int32 }
+
+func (c *closeCounter) Close() error { c.closed.Add(1); return nil }
 
 const (
 	testCA    = "-----BEGIN CERTIFICATE-----\nMOCKCA\n-----END CERTIFICATE-----\n"
@@ -179,9 +191,10 @@ const (
 
 func runAgent(t *testing.T, change func(*AgentArgs)) (agentRun, error) {
 	t.Helper()
-	run := agentRun{caFiles: map[string]string{}}
+	run := agentRun{caFiles: map[string]string{}, tunnelCloser: &closeCounter{}, cleanups: &cleanup.List{}}
 	var mu sync.Mutex
 	cloud, err := mockcloud.Run("dev", nil, nil, func(ctx *pulumi.Context) error {
+		ctx = cleanup.With(ctx, run.cleanups)
 		k8s, err := kubernetes.NewProvider(ctx, "k8s", &kubernetes.ProviderArgs{Kubeconfig: pulumi.ToSecret(pulumi.String("kubeconfig")).(pulumi.StringOutput)})
 		if err != nil {
 			return err
@@ -199,11 +212,11 @@ func runAgent(t *testing.T, change func(*AgentArgs)) (agentRun, error) {
 			AutomationPrivateKey: pulumi.ToSecret(pulumi.String(testKey)).(pulumi.StringOutput),
 			KubernetesProvider:   k8s,
 			NodePoolID:           pulumi.String("pool-id"),
-			OpenTunnel: func(c tunnel.Config) error {
+			OpenTunnel: func(c tunnel.Config) (io.Closer, error) {
 				mu.Lock()
 				defer mu.Unlock()
 				run.tunnels = append(run.tunnels, c)
-				return nil
+				return run.tunnelCloser, nil
 			},
 			WriteCACert: func(path string, pem []byte) error {
 				mu.Lock()
@@ -372,10 +385,22 @@ func TestAgentWithoutTLS(t *testing.T) {
 	assert.Equal(t, "grpc://10.0.0.10:8150", plain(prop(t, release, "values.config.kasAddress")).StringValue())
 }
 
+// The tunnel is released when the driver's operation ends, not before: the
+// GitLab provider talks through it for the whole run.
+func TestAgentTunnelIsClosedWhenTheOperationEnds(t *testing.T) {
+	t.Parallel()
+	run, err := runAgent(t, nil)
+	require.NoError(t, err)
+	require.Len(t, run.tunnels, 1)
+	assert.Zero(t, run.tunnelCloser.closed.Load(), "open while the program runs")
+	require.NoError(t, run.cleanups.Run())
+	assert.EqualValues(t, 1, run.tunnelCloser.closed.Load(), "closed once when the operation ends")
+}
+
 func TestAgentTunnelFailureStopsTheRun(t *testing.T) {
 	t.Parallel()
 	_, err := runAgent(t, func(a *AgentArgs) {
-		a.OpenTunnel = func(tunnel.Config) error { return errors.New("cannot listen on 127.0.0.1:18443") }
+		a.OpenTunnel = func(tunnel.Config) (io.Closer, error) { return nil, errors.New("cannot listen on 127.0.0.1:18443") }
 	})
 	require.ErrorContains(t, err, `agent "agent": ssh tunnel to GitLab: cannot listen on 127.0.0.1:18443`)
 	assert.NotContains(t, err.Error(), testKey)
