@@ -25,6 +25,7 @@ import (
 
 	stackconfig "github.com/gitlab-kapsule/gitlab-kapsule/config"
 	"github.com/gitlab-kapsule/gitlab-kapsule/internal/cleanup"
+	"github.com/gitlab-kapsule/gitlab-kapsule/internal/plugins"
 	"github.com/gitlab-kapsule/gitlab-kapsule/stack"
 )
 
@@ -273,14 +274,19 @@ const eventDrainTimeout = 2 * time.Second
 // wrap gives the inline program what an inline run lacks: the stack's
 // configuration keys (config.Load refuses unknown ones); the operation's
 // cleanup list, so that what the program holds in this process (its SSH
-// tunnel) is released when the operation ends, and only this Stack's; and,
-// for refresh and destroy, no preflight: those must work on a stack whose
-// version or node type Scaleway no longer offers for new resources, or
-// whose parts are gone.
+// tunnel) is released when the operation ends, and only this Stack's; with
+// a PluginDir, the mark that the readiness provider is served from there,
+// so the program does not judge a build on PATH the engine will not use;
+// and, for refresh and destroy, no preflight: those must work on a stack
+// whose version or node type Scaleway no longer offers for new resources,
+// or whose parts are gone.
 func (s *Stack) wrap(program pulumi.RunFunc) pulumi.RunFunc {
 	return func(ctx *pulumi.Context) error {
 		ctx = stackconfig.WithConfiguredKeys(ctx, s.configuredKeys)
 		ctx = cleanup.With(ctx, s.cleanups)
+		if s.opts.PluginDir != "" {
+			ctx = plugins.WithServedProvider(ctx)
+		}
 		if s.op == "refresh" || s.op == "destroy" {
 			ctx = stack.WithoutPreflight(ctx, s.op+" creates nothing")
 		}

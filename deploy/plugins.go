@@ -10,12 +10,13 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/workspace"
 
+	"github.com/gitlab-kapsule/gitlab-kapsule/internal/plugins"
 	"github.com/gitlab-kapsule/gitlab-kapsule/provider"
 	"github.com/gitlab-kapsule/gitlab-kapsule/provider/sdk/gitlabwait"
 )
 
 // providerPlugin is the file the engine starts the readiness provider from.
-const providerPlugin = "pulumi-resource-" + gitlabwait.Package
+const providerPlugin = plugins.ProviderPlugin
 
 // ignoreAmbientEnv turns off the engine's search of PATH for plugins.
 const ignoreAmbientEnv = "PULUMI_IGNORE_AMBIENT_PLUGINS"

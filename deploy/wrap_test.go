@@ -5,6 +5,7 @@ import (
 
 	"github.com/gitlab-kapsule/gitlab-kapsule/internal/cleanup"
 	"github.com/gitlab-kapsule/gitlab-kapsule/internal/mockcloud"
+	"github.com/gitlab-kapsule/gitlab-kapsule/internal/plugins"
 	"github.com/gitlab-kapsule/gitlab-kapsule/stack"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/stretchr/testify/assert"
@@ -44,4 +45,19 @@ func TestInlineProgramRegistersWithItsStack(t *testing.T) {
 	assert.Equal(t, []string{"prod"}, ran)
 	require.NoError(t, stacks["dev"].cleanups.Run())
 	assert.Equal(t, []string{"prod", "dev"}, ran)
+}
+
+// With a plugin folder the program knows the readiness provider is served
+// from there, and does not judge whatever build is on PATH; without one the
+// engine takes the PATH one, which the program then judges.
+func TestInlineProgramKnowsWhoServesTheProvider(t *testing.T) {
+	t.Parallel()
+	for pluginDir, want := range map[string]bool{"/tmp/plugins": true, "": false} {
+		s := &Stack{op: "up", opts: Options{PluginDir: pluginDir}, cleanups: &cleanup.List{}}
+		_, err := mockcloud.Run("dev", nil, nil, s.wrap(func(ctx *pulumi.Context) error {
+			assert.Equal(t, want, plugins.ServedByDriver(ctx), "PluginDir %q", pluginDir)
+			return nil
+		}))
+		require.NoError(t, err)
+	}
 }

@@ -33,11 +33,7 @@ func Build(ctx *pulumi.Context) (Outputs, error) {
 	}
 	// A plain `pulumi` run takes the readiness provider from PATH, however
 	// old that build is: say so when it may not be this program's.
-	if !ctx.RunningWithMocks() {
-		if w := plugins.StaleProviderWarning(plugins.FindLocalProvider(".")); w != "" {
-			_ = ctx.Log.Warn(w, nil)
-		}
-	}
+	plugins.WarnStaleProvider(ctx, ".")
 
 	// What only Scaleway knows, asked before anything is created.
 	checked, _, err := runPreflight(ctx, cfg)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gitlab-kapsule/gitlab-kapsule/provider/sdk/gitlabwait"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
 // ProviderPlugin is the readiness provider's executable, as the engine looks
@@ -40,14 +41,45 @@ type LocalProvider struct {
 	SourcesChanged time.Time
 }
 
+// servedKey marks a Context whose driver names the readiness provider's
+// plugin folder itself (WithServedProvider).
+type servedKey struct{}
+
+// WithServedProvider returns ctx marked as run by a driver that points the
+// engine at the readiness provider itself (deploy with a PluginDir): the
+// plugin on PATH, if any, is not the one the engine starts, so it is not
+// judged.
+func WithServedProvider(ctx *pulumi.Context) *pulumi.Context {
+	return ctx.WithValue(servedKey{}, true)
+}
+
+// ServedByDriver reports whether ctx was marked by WithServedProvider.
+func ServedByDriver(ctx *pulumi.Context) bool {
+	served, _ := ctx.Value(servedKey{}).(bool)
+	return served
+}
+
+// WarnStaleProvider logs StaleProviderWarning's warning for a plain
+// `pulumi` run in the project folder dir; under mocks, or with a driver
+// that serves the provider, it looks at nothing.
+func WarnStaleProvider(ctx *pulumi.Context, dir string) {
+	if ServedByDriver(ctx) || ctx.RunningWithMocks() {
+		return
+	}
+	if w := StaleProviderWarning(FindLocalProvider(dir)); w != "" {
+		_ = ctx.Log.Warn(w, nil)
+	}
+}
+
 // FindLocalProvider reads what StaleProviderWarning judges, for a program
-// whose project folder is dir.
+// whose project folder is dir. The sources are read only when the plugin
+// on PATH is another executable than this one.
 func FindLocalProvider(dir string) LocalProvider {
 	var lp LocalProvider
 	lp.Path, _ = exec.LookPath(ProviderPlugin)
 	lp.Self, _ = os.Executable()
 	lp.Program, _ = debug.ReadBuildInfo()
-	if lp.Path == "" {
+	if lp.Path == "" || sameFile(lp.Path, lp.Self) {
 		return lp
 	}
 	lp.Plugin, _ = buildinfo.ReadFile(lp.Path)
