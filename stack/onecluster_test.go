@@ -1,0 +1,147 @@
+package stack_test
+
+import (
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/gitlab-kapsule/gitlab-kapsule/internal/mockcloud"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// update rewrites the recorded one-cluster registrations. They were recorded
+// from the program before it took a list of clusters (commit 412ed41), and
+// must not be rewritten to make a change pass: a difference here is a
+// difference an existing stack's preview would show.
+var update = flag.Bool("update", false, "rewrite stack/testdata/one-cluster")
+
+// registration is what the engine compares between two runs of one
+// resource: a resource whose URN, provider and inputs are the same is
+// "same" in a preview; another URN is a create and a delete, another
+// provider or inputs a diff the provider judges.
+type registration struct {
+	URN            string          `json:"urn"`
+	Provider       string          `json:"provider,omitempty"`
+	RetainOnDelete bool            `json:"retainOnDelete,omitempty"`
+	Inputs         json.RawMessage `json:"inputs"`
+}
+
+// recorded is one configuration's registrations and stack outputs.
+type recorded struct {
+	Resources []registration `json:"resources"`
+	Outputs   []string       `json:"outputs"`
+}
+
+// TestOneClusterStacksKeepTheirResources runs the one-cluster
+// configurations of before the list of clusters and compares every
+// registration and output name with what that program registered: an
+// existing one-cluster stack previews with no change.
+func TestOneClusterStacksKeepTheirResources(t *testing.T) {
+	t.Parallel()
+	for name, config := range map[string]map[string]string{
+		"defaults":     nil,
+		"every-option": fullConfig(),
+		"plain-no-gitops": {
+			"gitlabHost:tls": "false", "gitops:enabled": "false", "agent:name": "edge",
+			"agent:namespaces": mockcloud.List("apps", "web"), "agent:clusterAdmin": "true",
+			"kapsule:version": "1.36.1", "kapsule:nodeType": "PRO2-XS", "kapsule:size": "3", "kapsule:cni": "calico",
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			got := record(t, mustRun(t, config))
+			path := filepath.Join("testdata", "one-cluster", name+".json")
+			if *update {
+				data, err := json.MarshalIndent(got, "", "  ")
+				require.NoError(t, err)
+				require.NoError(t, os.WriteFile(path, append(data, '\n'), 0o644))
+			}
+			data, err := os.ReadFile(path)
+			require.NoError(t, err)
+			var want recorded
+			require.NoError(t, json.Unmarshal(data, &want))
+
+			assert.Equal(t, want.Outputs, got.Outputs, "stack outputs")
+			byURN := map[string]registration{}
+			for _, r := range got.Resources {
+				byURN[r.URN] = r
+			}
+			for _, w := range want.Resources {
+				g, ok := byURN[w.URN]
+				if !assert.True(t, ok, "%s is gone: the stack would delete it", w.URN) {
+					continue
+				}
+				assert.Equal(t, w.Provider, g.Provider, "%s: provider", w.URN)
+				assert.Equal(t, w.RetainOnDelete, g.RetainOnDelete, "%s: retainOnDelete", w.URN)
+				assert.JSONEq(t, string(w.Inputs), string(g.Inputs), "%s: inputs", w.URN)
+				delete(byURN, w.URN)
+			}
+			for urn := range byURN {
+				assert.Fail(t, "a new resource", "%s: the stack would create it", urn)
+			}
+		})
+	}
+}
+
+// record turns a run into its registrations, sorted by URN.
+func record(t *testing.T, r result) recorded {
+	t.Helper()
+	var out recorded
+	for _, res := range r.cloud.Resources() {
+		if !res.Custom {
+			// A component's URN is in its children's; it has no inputs of its own.
+			continue
+		}
+		inputs, err := json.Marshal(plainInputs(resource.NewObjectProperty(res.Inputs)))
+		require.NoError(t, err)
+		out.Resources = append(out.Resources, registration{URN: res.URN, Provider: res.Provider, RetainOnDelete: res.RetainOnDelete, Inputs: inputs})
+	}
+	slices.SortFunc(out.Resources, func(a, b registration) int { return compare(a.URN, b.URN) })
+	for name := range r.outputs {
+		out.Outputs = append(out.Outputs, name)
+	}
+	slices.Sort(out.Outputs)
+	return out
+}
+
+func compare(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// plainInputs turns a property value into JSON-able values, keeping the
+// secret marks ({"secret": value}) since a value that stops being secret
+// is a change too.
+func plainInputs(v resource.PropertyValue) any {
+	switch {
+	case v.IsSecret():
+		return map[string]any{"secret": plainInputs(v.SecretValue().Element)}
+	case v.IsObject():
+		m := map[string]any{}
+		for k, e := range v.ObjectValue() {
+			m[string(k)] = plainInputs(e)
+		}
+		return m
+	case v.IsArray():
+		a := []any{}
+		for _, e := range v.ArrayValue() {
+			a = append(a, plainInputs(e))
+		}
+		return a
+	case v.IsComputed() || v.IsOutput():
+		return "<unknown>"
+	case v.IsResourceReference():
+		return map[string]any{"ref": string(v.ResourceReferenceValue().URN)}
+	}
+	return v.V
+}
