@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"time"
 
@@ -38,15 +39,11 @@ const (
 	AgentProjectPath = "kubernetes-agent"
 )
 
-// AgentArgs configures an Agent.
+// AgentArgs configures an Agent: what every cluster's agent shares (the
+// chart, agentk, GitLab and the way to it), and the clusters.
 type AgentArgs struct {
-	// Name is the agent's name in GitLab, e.g. "kapsule".
-	Name string
-	// Namespaces are the namespaces the agent deploys to; it gets a Role in
-	// each (they are created here) and nothing cluster-wide.
-	Namespaces []string
-	// ClusterAdmin binds the agent to cluster-admin instead (with a warning).
-	ClusterAdmin bool
+	// Clusters are the clusters that each get an agent; one at least.
+	Clusters []AgentCluster
 	// ChartVersion and ImageTag pin the gitlab-agent chart and agentk.
 	ChartVersion, ImageTag string
 	// TunnelPort is the fixed loopback port of the SSH tunnel to GitLab.
@@ -76,15 +73,6 @@ type AgentArgs struct {
 	BastionPort          int
 	AutomationPrivateKey pulumi.StringInput
 
-	// KubernetesProvider deploys into the cluster (from Kapsule).
-	KubernetesProvider *kubernetes.Provider
-	// NodePoolID gates what runs pods: agentk needs nodes.
-	NodePoolID pulumi.StringInput
-	// StartAfter are what agentk's release waits for besides the pool:
-	// Flux's installation, whose CRDs agentk's Flux module reads only when
-	// it starts (Flux.Installed). Empty without GitOps.
-	StartAfter []pulumi.Resource
-
 	// ConnectTimeout bounds the wait for the agent's connection; zero leaves
 	// it to the readiness provider's default (15 minutes).
 	ConnectTimeout time.Duration
@@ -99,44 +87,81 @@ type AgentArgs struct {
 	WriteCACert func(path string, pem []byte) error
 }
 
-// Agent is the GitLab agent for Kubernetes, registered in GitLab, installed
-// in the cluster and connected, with no manual step.
+// AgentCluster is one cluster's agent.
+type AgentCluster struct {
+	// Cluster is the cluster's name in the stack: the cluster named
+	// config.DefaultClusterName keeps a one-cluster stack's resource names,
+	// the others' are "<component>-<cluster>-...".
+	Cluster string
+	// Name is the agent's name in GitLab, e.g. "kapsule"; unique in the project.
+	Name string
+	// Namespaces are the namespaces the agent deploys to; it gets a Role in
+	// each (they are created here) and nothing cluster-wide.
+	Namespaces []string
+	// ClusterAdmin binds the agent to cluster-admin instead (with a warning).
+	ClusterAdmin bool
+	// KubernetesProvider deploys into the cluster (from its Kapsule).
+	KubernetesProvider *kubernetes.Provider
+	// NodePoolID gates what runs pods: agentk needs nodes.
+	NodePoolID pulumi.StringInput
+	// StartAfter are what agentk's release waits for besides the pool:
+	// Flux's installation, whose CRDs agentk's Flux module reads only when
+	// it starts (Flux.Installed). Empty without GitOps.
+	StartAfter []pulumi.Resource
+}
+
+// ClusterAgent is one cluster's agent, registered and connected.
+type ClusterAgent struct {
+	// AgentName is the agent's name; known once the agent is connected.
+	AgentName pulumi.StringOutput
+	// AgentID is the agent's id in GitLab.
+	AgentID pulumi.IntOutput
+	// KubeContext is the context CI jobs of the configuration project use: "<project path>:<agent name>".
+	KubeContext pulumi.StringOutput
+	// ConnectedAt is when GitLab first listed the agent's connection.
+	ConnectedAt pulumi.StringOutput
+	// ConfigFile is the agent's config.yaml commit.
+	ConfigFile *gitlab.RepositoryFile
+}
+
+// Agent is the GitLab agent for Kubernetes of every cluster: one
+// configuration project in GitLab, and per cluster an agent registered in
+// it, installed in the cluster and connected, with no manual step.
 type Agent struct {
 	pulumi.ResourceState
 
-	// AgentName is the agent's name; known once the agent is connected.
-	AgentName pulumi.StringOutput `pulumi:"agentName"`
-	// AgentID is the agent's id in GitLab.
-	AgentID pulumi.IntOutput `pulumi:"agentId"`
 	// ConfigProjectPath is the configuration project's full path, e.g. "root/kubernetes-agent".
 	ConfigProjectPath pulumi.StringOutput `pulumi:"configProjectPath"`
 	// ConfigProjectURL is the configuration project's web URL.
 	ConfigProjectURL pulumi.StringOutput `pulumi:"configProjectUrl"`
-	// KubeContext is the context CI jobs of the configuration project use: "<project path>:<agent name>".
-	KubeContext pulumi.StringOutput `pulumi:"kubeContext"`
-	// ConnectedAt is when GitLab first listed the agent's connection.
-	ConnectedAt pulumi.StringOutput `pulumi:"connectedAt"`
 	// GitLabAPIURL is GitLab's API through the tunnel, e.g. https://127.0.0.1:18443/api/v4/.
 	GitLabAPIURL pulumi.StringOutput `pulumi:"gitlabApiUrl"`
 	// GitLabProvider talks to GitLab through the tunnel; built once here and handed on.
 	GitLabProvider *gitlab.Provider
 	// ConfigProject is the agent's configuration project.
 	ConfigProject *gitlab.Project
-	// ConfigFile is the agent's config.yaml commit: later commits to the
-	// project wait for it, since GitLab refuses concurrent commits to a branch.
-	ConfigFile *gitlab.RepositoryFile
+	// Clusters are the clusters' agents, by cluster name.
+	Clusters map[string]*ClusterAgent
+	// LastCommit is the agents' last commit to the project: later commits
+	// wait for it, since GitLab refuses concurrent commits to a branch.
+	LastCommit pulumi.Resource
 }
 
-// NewAgent registers the agent in GitLab (configuration project, agent,
-// token, config file) through an SSH tunnel, installs agentk with the
-// gitlab-agent chart and least-privilege RBAC, and waits until GitLab lists
-// the agent as connected.
+// NewAgent creates the agents' configuration project in GitLab through an
+// SSH tunnel and, for each cluster, registers its agent (config file,
+// agent, token), installs agentk with the gitlab-agent chart and
+// least-privilege RBAC, and waits until GitLab lists the agent as connected.
 func NewAgent(ctx *pulumi.Context, name string, args *AgentArgs, opts ...pulumi.ResourceOption) (*Agent, error) {
-	if args == nil || args.Name == "" || args.TunnelPort == 0 || args.GitLabURL == nil || args.PrivateIP == nil ||
+	if args == nil || len(args.Clusters) == 0 || args.TunnelPort == 0 || args.GitLabURL == nil || args.PrivateIP == nil ||
 		args.KASAddress == nil || args.AdminToken == nil || args.BastionHost == nil || args.AutomationPrivateKey == nil ||
-		args.KubernetesProvider == nil || args.ChartVersion == "" || args.ImageTag == "" {
-		return nil, fmt.Errorf("agent %q: Name, TunnelPort, GitLabURL, PrivateIP, KASAddress, AdminToken, BastionHost, "+
-			"AutomationPrivateKey, KubernetesProvider, ChartVersion and ImageTag are required", name)
+		args.ChartVersion == "" || args.ImageTag == "" {
+		return nil, fmt.Errorf("agent %q: Clusters, TunnelPort, GitLabURL, PrivateIP, KASAddress, AdminToken, BastionHost, "+
+			"AutomationPrivateKey, ChartVersion and ImageTag are required", name)
+	}
+	for i, c := range args.Clusters {
+		if c.Name == "" || c.KubernetesProvider == nil {
+			return nil, fmt.Errorf("agent %q: Clusters[%d] (%q) needs a Name and a KubernetesProvider", name, i, c.Cluster)
+		}
 	}
 	a := *args
 	if a.AgentNamespace == "" {
@@ -197,49 +222,88 @@ func NewAgent(ctx *pulumi.Context, name string, args *AgentArgs, opts ...pulumi.
 	if err != nil {
 		return nil, fmt.Errorf("agent %q: configuration project: %w", name, err)
 	}
+	comp.GitLabProvider = gl
+	comp.ConfigProject = project
+	comp.GitLabAPIURL = apiURL
+	comp.ConfigProjectPath = project.PathWithNamespace
+	comp.ConfigProjectURL = project.WebUrl
+	comp.Clusters = map[string]*ClusterAgent{}
+	clusterOutputs := pulumi.Map{}
+	// One commit after the other: GitLab refuses concurrent commits to a branch.
+	var lastCommit []pulumi.Resource
+	for _, c := range a.Clusters {
+		ca, err := declareClusterAgent(ctx, ClusterResourceName(name, c.Cluster), &a, c, project, lastCommit, comp, onGitLab)
+		if err != nil {
+			return nil, err
+		}
+		comp.Clusters[c.Cluster] = ca
+		lastCommit = []pulumi.Resource{ca.ConfigFile}
+		clusterOutputs[c.Cluster] = pulumi.Map{
+			"agentName": ca.AgentName, "agentId": ca.AgentID, "kubeContext": ca.KubeContext, "connectedAt": ca.ConnectedAt,
+		}
+	}
+	comp.LastCommit = lastCommit[0]
+	if err := ctx.RegisterResourceOutputs(comp, pulumi.Map{
+		"configProjectPath": comp.ConfigProjectPath,
+		"configProjectUrl":  comp.ConfigProjectURL,
+		"gitlabApiUrl":      comp.GitLabAPIURL,
+		"clusters":          clusterOutputs,
+	}); err != nil {
+		return nil, err
+	}
+	return comp, nil
+}
+
+// declareClusterAgent declares one cluster's agent, its resources named
+// from prefix: its config file, its
+// registration and token in GitLab, agentk in the cluster, and the wait
+// until GitLab lists it as connected.
+// The config file waits for commitsBefore.
+func declareClusterAgent(ctx *pulumi.Context, prefix string, a *AgentArgs, c AgentCluster, project *gitlab.Project,
+	commitsBefore []pulumi.Resource, comp *Agent, onGitLab []pulumi.ResourceOption) (*ClusterAgent, error) {
 	content := project.PathWithNamespace.ApplyT(func(path string) (string, error) {
-		return RenderAgentConfig(path, a.Namespaces, a.FluxNamespace)
+		return RenderAgentConfig(path, c.Namespaces, a.FluxNamespace)
 	}).(pulumi.StringOutput)
-	file, err := gitlab.NewRepositoryFile(ctx, name+"-config", &gitlab.RepositoryFileArgs{
+	file, err := gitlab.NewRepositoryFile(ctx, prefix+"-config", &gitlab.RepositoryFileArgs{
 		Project:       project.ID().ToStringOutput(),
 		Branch:        project.DefaultBranch,
-		FilePath:      pulumi.String(AgentConfigPath(a.Name)),
+		FilePath:      pulumi.String(AgentConfigPath(c.Name)),
 		Content:       content,
 		Encoding:      pulumi.String("text"),
-		CommitMessage: pulumi.String("Configure the " + a.Name + " agent (gitlab-kapsule)"),
+		CommitMessage: pulumi.String("Configure the " + c.Name + " agent (gitlab-kapsule)"),
 		AuthorName:    pulumi.String("gitlab-kapsule"),
 		AuthorEmail:   pulumi.String("gitlab-kapsule@localhost"),
 		// An earlier run may have committed the file before its state was saved.
 		OverwriteOnCreate: pulumi.Bool(true),
-	}, onGitLab...)
+	}, append(slices.Clone(onGitLab), pulumi.DependsOn(commitsBefore))...)
 	if err != nil {
-		return nil, fmt.Errorf("agent %q: config file: %w", name, err)
+		return nil, fmt.Errorf("agent %q: config file: %w", prefix, err)
 	}
-	agent, err := gitlab.NewClusterAgent(ctx, name+"-registration", &gitlab.ClusterAgentArgs{
+	agent, err := gitlab.NewClusterAgent(ctx, prefix+"-registration", &gitlab.ClusterAgentArgs{
 		Project: project.ID().ToStringOutput(),
-		Name:    pulumi.String(a.Name),
+		Name:    pulumi.String(c.Name),
 	}, append(onGitLab, pulumi.DependsOn([]pulumi.Resource{file}))...)
 	if err != nil {
-		return nil, fmt.Errorf("agent %q: registration: %w", name, err)
+		return nil, fmt.Errorf("agent %q: registration: %w", prefix, err)
 	}
-	token, err := gitlab.NewClusterAgentToken(ctx, name+"-token", &gitlab.ClusterAgentTokenArgs{
+	token, err := gitlab.NewClusterAgentToken(ctx, prefix+"-token", &gitlab.ClusterAgentTokenArgs{
 		Project:     project.ID().ToStringOutput(),
 		AgentId:     agent.AgentId,
 		Name:        pulumi.String("agentk"),
-		Description: pulumi.String("agentk in the Kapsule cluster (gitlab-kapsule)"),
+		Description: pulumi.String(agentTokenDescription(c.Cluster)),
 		// The SDK does not mark the token secret itself: make sure it never
 		// reaches the state or the console in plain text.
 	}, append(onGitLab, pulumi.AdditionalSecretOutputs([]string{"token"}))...)
 	if err != nil {
-		return nil, fmt.Errorf("agent %q: token: %w", name, err)
+		return nil, fmt.Errorf("agent %q: token: %w", prefix, err)
 	}
 
-	release, err := installAgent(ctx, name, &a, pulumi.ToSecret(token.Token).(pulumi.StringOutput), comp)
+	release, err := installAgent(ctx, prefix, a, c, pulumi.ToSecret(token.Token).(pulumi.StringOutput), comp)
 	if err != nil {
 		return nil, err
 	}
 
-	connected, err := gitlabwait.NewAgentConnected(ctx, name+"-connected", &gitlabwait.AgentConnectedArgs{
+	connected, err := gitlabwait.NewAgentConnected(ctx, prefix+"-connected", &gitlabwait.AgentConnectedArgs{
 		Access: gitLabThroughBastion{
 			BastionHost: a.BastionHost, BastionPort: a.BastionPort, PrivateKey: a.AutomationPrivateKey,
 			GitLabIP: a.PrivateIP, TLS: a.TLS, CACert: a.CACert, Timeout: a.ConnectTimeout,
@@ -248,33 +312,25 @@ func NewAgent(ctx *pulumi.Context, name string, args *AgentArgs, opts ...pulumi.
 		ProjectPath: project.PathWithNamespace,
 		AgentName:   agent.Name,
 		TokenId:     token.TokenId.ApplyT(strconv.Itoa).(pulumi.StringOutput),
-	}, parent, pulumi.DependsOn([]pulumi.Resource{release}))
+	}, pulumi.Parent(comp), pulumi.DependsOn([]pulumi.Resource{release}))
 	if err != nil {
-		return nil, fmt.Errorf("agent %q: connection wait: %w", name, err)
+		return nil, fmt.Errorf("agent %q: connection wait: %w", prefix, err)
 	}
+	return &ClusterAgent{
+		AgentName:   after(agent.Name, connected.ConnectedAt),
+		AgentID:     agent.AgentId,
+		KubeContext: pulumi.Sprintf("%s:%s", project.PathWithNamespace, agent.Name),
+		ConnectedAt: connected.ConnectedAt,
+		ConfigFile:  file,
+	}, nil
+}
 
-	comp.GitLabProvider = gl
-	comp.ConfigProject = project
-	comp.ConfigFile = file
-	comp.GitLabAPIURL = apiURL
-	comp.AgentName = after(agent.Name, connected.ConnectedAt)
-	comp.AgentID = agent.AgentId
-	comp.ConfigProjectPath = project.PathWithNamespace
-	comp.ConfigProjectURL = project.WebUrl
-	comp.KubeContext = pulumi.Sprintf("%s:%s", project.PathWithNamespace, agent.Name)
-	comp.ConnectedAt = connected.ConnectedAt
-	if err := ctx.RegisterResourceOutputs(comp, pulumi.Map{
-		"agentName":         comp.AgentName,
-		"agentId":           comp.AgentID,
-		"configProjectPath": comp.ConfigProjectPath,
-		"configProjectUrl":  comp.ConfigProjectURL,
-		"kubeContext":       comp.KubeContext,
-		"connectedAt":       comp.ConnectedAt,
-		"gitlabApiUrl":      comp.GitLabAPIURL,
-	}); err != nil {
-		return nil, err
+// agentTokenDescription says where a token's agentk runs.
+func agentTokenDescription(cluster string) string {
+	if cluster == "" || cluster == config.DefaultClusterName {
+		return "agentk in the Kapsule cluster (gitlab-kapsule)"
 	}
-	return comp, nil
+	return "agentk in the Kapsule cluster " + cluster + " (gitlab-kapsule)"
 }
 
 // newGitLabProvider opens the SSH tunnel once GitLab is ready and the
@@ -327,12 +383,12 @@ func newGitLabProvider(ctx *pulumi.Context, name string, a *AgentArgs, parent pu
 
 // installAgent creates agentk's footing in the cluster, then the Helm
 // release, all through Kapsule's Kubernetes provider.
-func installAgent(ctx *pulumi.Context, name string, a *AgentArgs, token pulumi.StringOutput, comp *Agent) (*helmv3.Release, error) {
-	onCluster := []pulumi.ResourceOption{pulumi.Parent(comp), pulumi.Provider(a.KubernetesProvider)}
+func installAgent(ctx *pulumi.Context, name string, a *AgentArgs, c AgentCluster, token pulumi.StringOutput, comp *Agent) (*helmv3.Release, error) {
+	onCluster := []pulumi.ResourceOption{pulumi.Parent(comp), pulumi.Provider(c.KubernetesProvider)}
 	access, err := DeclareAgentClusterAccess(ctx, name, &AgentClusterAccessArgs{
 		AgentNamespace: a.AgentNamespace,
-		Namespaces:     a.Namespaces,
-		ClusterAdmin:   a.ClusterAdmin,
+		Namespaces:     c.Namespaces,
+		ClusterAdmin:   c.ClusterAdmin,
 		Token:          token,
 	}, onCluster...)
 	if err != nil {
@@ -343,8 +399,8 @@ func installAgent(ctx *pulumi.Context, name string, a *AgentArgs, token pulumi.S
 	// agentk's pods need nodes: the release waits for the pool.
 	release, err := newChartRelease(ctx, name+"-release", chartRelease{
 		Name: "gitlab-agent", Chart: AgentChart, Repo: AgentChartRepo, Version: a.ChartVersion,
-		Namespace: ns, NodePoolID: a.NodePoolID, Values: AgentHelmValues(a.KASAddress, a.CACert, a.ImageTag),
-	}, append(onCluster, pulumi.DependsOn(deps), pulumi.DependsOn(a.StartAfter))...)
+		Namespace: ns, NodePoolID: c.NodePoolID, Values: AgentHelmValues(a.KASAddress, a.CACert, a.ImageTag),
+	}, append(onCluster, pulumi.DependsOn(deps), pulumi.DependsOn(c.StartAfter))...)
 	if err != nil {
 		return nil, fmt.Errorf("agent %q: helm release: %w", name, err)
 	}

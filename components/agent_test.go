@@ -200,7 +200,11 @@ func runAgent(t *testing.T, change func(*AgentArgs)) (agentRun, error) {
 			return err
 		}
 		args := &AgentArgs{
-			Name: "kapsule", Namespaces: []string{"gitops-demo"}, ChartVersion: "2.12.2", ImageTag: "v18.5.1", TunnelPort: 18443,
+			Clusters: []AgentCluster{{
+				Cluster: "kapsule", Name: "kapsule", Namespaces: []string{"gitops-demo"},
+				KubernetesProvider: k8s, NodePoolID: pulumi.String("pool-id"),
+			}},
+			ChartVersion: "2.12.2", ImageTag: "v18.5.1", TunnelPort: 18443,
 			TLS:                  true,
 			GitLabURL:            pulumi.String("https://10.0.0.10"),
 			PrivateIP:            pulumi.String("10.0.0.10"),
@@ -210,8 +214,6 @@ func runAgent(t *testing.T, change func(*AgentArgs)) (agentRun, error) {
 			BastionHost:          pulumi.String(mockcloud.GatewayIP),
 			BastionPort:          61000,
 			AutomationPrivateKey: pulumi.ToSecret(pulumi.String(testKey)).(pulumi.StringOutput),
-			KubernetesProvider:   k8s,
-			NodePoolID:           pulumi.String("pool-id"),
 			OpenTunnel: func(c tunnel.Config) (io.Closer, error) {
 				mu.Lock()
 				defer mu.Unlock()
@@ -357,7 +359,7 @@ func TestAgentHasNoClusterAdminByDefault(t *testing.T) {
 
 func TestAgentClusterAdminOnRequest(t *testing.T) {
 	t.Parallel()
-	run, err := runAgent(t, func(a *AgentArgs) { a.ClusterAdmin = true })
+	run, err := runAgent(t, func(a *AgentArgs) { a.Clusters[0].ClusterAdmin = true })
 	require.NoError(t, err)
 	crb := one(t, run.cloud, "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding")
 	assert.Equal(t, "cluster-admin", prop(t, crb, "roleRef.name").StringValue())
@@ -409,10 +411,10 @@ func TestAgentTunnelFailureStopsTheRun(t *testing.T) {
 func TestAgentRequiresItsInputs(t *testing.T) {
 	t.Parallel()
 	cloud, err := mockcloud.Run("t", nil, nil, func(ctx *pulumi.Context) error {
-		_, err := NewAgent(ctx, "a", &AgentArgs{Name: "kapsule"})
+		_, err := NewAgent(ctx, "a", &AgentArgs{TunnelPort: 18443})
 		return err
 	})
-	require.ErrorContains(t, err, `agent "a": Name, TunnelPort`)
+	require.ErrorContains(t, err, `agent "a": Clusters, TunnelPort`)
 	assert.Empty(t, cloud.Resources())
 }
 

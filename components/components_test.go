@@ -3,6 +3,7 @@ package components
 import (
 	"testing"
 
+	"github.com/gitlab-kapsule/gitlab-kapsule/config"
 	"github.com/gitlab-kapsule/gitlab-kapsule/internal/mockcloud"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/stretchr/testify/assert"
@@ -45,7 +46,8 @@ func TestKapsuleWithoutOperatorRangesHasNoAccessList(t *testing.T) {
 	t.Parallel()
 	cloud, err := mockcloud.Run("t", nil, nil, func(ctx *pulumi.Context) error {
 		_, err := NewKapsule(ctx, "k", &KapsuleArgs{
-			Prefix: "glk-t", Region: "fr-par", Version: "1.36", CNI: "cilium", NodeType: "PRO2-XXS", Size: 1,
+			Prefix: "glk-t", Region: "fr-par", Version: "1.36", CNI: "cilium",
+			Pools:            []config.Pool{{Name: "pool", NodeType: "PRO2-XXS", Size: 1, Autohealing: true}},
 			PrivateNetworkID: pulumi.String("pn"), GatewayIP: pulumi.String(mockcloud.GatewayIP),
 		})
 		return err

@@ -19,6 +19,9 @@ import (
 
 // GitOpsDemoArgs configures a GitOpsDemo.
 type GitOpsDemoArgs struct {
+	// Cluster is the cluster's name in the stack: its manifests go to
+	// DemoRepoDirOf(Cluster) and its deploy token is its own.
+	Cluster string
 	// GitLabProvider talks to GitLab (the Agent's, through its tunnel).
 	GitLabProvider *gitlab.Provider
 	// Project is the agent's configuration project: the manifests are
@@ -70,6 +73,9 @@ type GitOpsDemo struct {
 	ManifestsURL pulumi.StringOutput `pulumi:"manifestsUrl"`
 	// ReadyRevision is the revision the Kustomization last applied.
 	ReadyRevision pulumi.StringOutput `pulumi:"readyRevision"`
+	// LastCommit is the demo's last commit to the project: later commits
+	// wait for it, since GitLab refuses concurrent commits to a branch.
+	LastCommit pulumi.Resource
 }
 
 // NewGitOpsDemo commits the demo manifests to the agent's configuration
@@ -96,7 +102,8 @@ func NewGitOpsDemo(ctx *pulumi.Context, name string, args *GitOpsDemoArgs, opts 
 	if a.TLS && a.CACert == nil {
 		return nil, fmt.Errorf("gitops demo %q: TLS is on but CACert is missing: pass GitLabHost's CACert", name)
 	}
-	files, err := DemoFiles()
+	dir := DemoRepoDirOf(a.Cluster)
+	files, err := DemoFiles(dir)
 	if err != nil {
 		return nil, fmt.Errorf("gitops demo %q: %w", name, err)
 	}
@@ -136,8 +143,8 @@ func NewGitOpsDemo(ctx *pulumi.Context, name string, args *GitOpsDemoArgs, opts 
 	}
 	token, err := gitlab.NewDeployToken(ctx, name+"-deploy-token", &gitlab.DeployTokenArgs{
 		Project:  a.Project.ID().ToStringOutput(),
-		Name:     pulumi.String("flux-" + DemoName),
-		Username: pulumi.String("flux-" + DemoName),
+		Name:     pulumi.String(ClusterResourceName("flux-"+DemoName, a.Cluster)),
+		Username: pulumi.String(ClusterResourceName("flux-"+DemoName, a.Cluster)),
 		Scopes:   pulumi.ToStringArray([]string{DeployTokenScope}),
 		// Whatever the SDK version marks, the token never reaches the state
 		// or the console in plain text.
@@ -158,6 +165,7 @@ func NewGitOpsDemo(ctx *pulumi.Context, name string, args *GitOpsDemoArgs, opts 
 		DemoNamespace: a.DemoNamespace,
 		Interval:      a.Interval,
 		Timeout:       a.Timeout,
+		Path:          dir,
 		CloneURL:      cloneURL,
 		Branch:        a.Project.DefaultBranch,
 		Username:      token.Username,
@@ -172,11 +180,12 @@ func NewGitOpsDemo(ctx *pulumi.Context, name string, args *GitOpsDemoArgs, opts 
 		return nil, err
 	}
 	kustomization := flux.Kustomization
+	comp.LastCommit = committed[len(committed)-1]
 
 	comp.Namespace = after(pulumi.String(a.DemoNamespace), kustomization.ID())
 	comp.CheckCommand = pulumi.Sprintf("kubectl -n %s get deploy,svc", comp.Namespace)
 	comp.CloneURL = cloneURL
-	comp.ManifestsURL = pulumi.Sprintf("%s/-/tree/%s/%s", a.Project.WebUrl, a.Project.DefaultBranch, DemoRepoDir)
+	comp.ManifestsURL = pulumi.Sprintf("%s/-/tree/%s/%s", a.Project.WebUrl, a.Project.DefaultBranch, dir)
 	comp.ReadyRevision = kustomization.OtherFields.ApplyT(func(v any) string {
 		m, _ := v.(map[string]any)
 		status, _ := m["status"].(map[string]any)
@@ -205,6 +214,8 @@ type FluxSyncArgs struct {
 	// Interval is Flux's polling interval and Timeout bounds an apply and
 	// `up`'s wait for Ready.
 	Interval, Timeout time.Duration
+	// Path is the repository folder the Kustomization applies (DemoRepoDirOf).
+	Path string
 	// CloneURL and Branch say what Flux clones.
 	CloneURL, Branch pulumi.StringInput
 	// Username and Password are the deploy token (Password is kept secret).
@@ -259,7 +270,7 @@ func DeclareFluxSync(ctx *pulumi.Context, name string, args *FluxSyncArgs, opts 
 
 	sync := pulumi.All(args.CloneURL, args.Branch).ApplyT(func(v []any) FluxSync {
 		return FluxSync{URL: v[0].(string), Branch: v[1].(string), Namespace: args.FluxNamespace, DemoNamespace: args.DemoNamespace,
-			Interval: args.Interval, Timeout: args.Timeout}
+			Interval: args.Interval, Timeout: args.Timeout, Path: args.Path}
 	})
 	spec := func(f func(FluxSync) map[string]any) pulumi.MapOutput {
 		return sync.ApplyT(func(s any) map[string]any { return f(s.(FluxSync)) }).(pulumi.MapOutput)

@@ -1,6 +1,7 @@
 package components
 
 import (
+	"cmp"
 	"fmt"
 	"io/fs"
 	"path"
@@ -8,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gitlab-kapsule/gitlab-kapsule/config"
 	"github.com/gitlab-kapsule/gitlab-kapsule/manifests"
 )
 
@@ -22,7 +24,8 @@ const (
 	// DemoAuthSecret holds the deploy token (username, password) and, with
 	// TLS, GitLab's CA (ca.crt), as source-controller reads them.
 	DemoAuthSecret = "gitops-demo-auth"
-	// DemoRepoDir is the demo manifests' folder in the agent's configuration project.
+	// DemoRepoDir is the demo manifests' folder in the agent's configuration
+	// project for the cluster named config.DefaultClusterName (DemoRepoDirOf).
 	DemoRepoDir = "manifests/gitops-demo"
 	// DemoDeployment is the demo's Deployment, health-checked with every
 	// other object the Kustomization applies (spec.wait).
@@ -44,6 +47,19 @@ func FluxWebhookReceiverURL(fluxNamespace string) string {
 	return "http://webhook-receiver." + fluxNamespace + ".svc.cluster.local"
 }
 
+// DemoRepoDirOf is a cluster's demo folder in the configuration project:
+// DemoRepoDir for the one-cluster stack's cluster, where it always was, and
+// clusters/<cluster>/gitops-demo for the others (the layout Flux's own
+// repositories use), so that a commit to one folder rolls out to one
+// cluster. No folder is inside another, since Flux applies a folder with
+// every folder under it.
+func DemoRepoDirOf(cluster string) string {
+	if cluster == "" || cluster == config.DefaultClusterName {
+		return DemoRepoDir
+	}
+	return "clusters/" + cluster + "/" + DemoName
+}
+
 // FluxSync describes the demo's Flux objects; GitRepositorySpec and
 // KustomizationSpec turn it into the objects' specs. The component and the
 // envtest tests (tests/k8s) render through the same functions.
@@ -58,6 +74,8 @@ type FluxSync struct {
 	DemoNamespace string
 	// Interval and Timeout are gitops:interval and gitops:timeout.
 	Interval, Timeout time.Duration
+	// Path is the folder the Kustomization applies; DemoRepoDir when empty.
+	Path string
 }
 
 // fluxDuration writes d as Flux's specs take it, without the zero units Go
@@ -95,7 +113,7 @@ func (s FluxSync) KustomizationSpec() map[string]any {
 		"interval":      fluxDuration(s.Interval),
 		"retryInterval": "30s",
 		"timeout":       fluxDuration(s.Timeout),
-		"path":          "./" + DemoRepoDir,
+		"path":          "./" + cmp.Or(s.Path, DemoRepoDir),
 		"prune":         true,
 		"wait":          true,
 		"sourceRef":     map[string]any{"kind": "GitRepository", "name": DemoName, "namespace": s.Namespace},
@@ -122,14 +140,15 @@ func DemoCloneURL(gitlabURL, projectPath string) string {
 
 // DemoFile is one embedded manifest and its path in the GitLab repository.
 type DemoFile struct {
-	// RepoPath is the file's path in the repository, under DemoRepoDir.
+	// RepoPath is the file's path in the repository, in its cluster's folder.
 	RepoPath string
 	// Content is the file as embedded.
 	Content string
 }
 
-// DemoFiles lists the embedded demo manifests, sorted by path.
-func DemoFiles() ([]DemoFile, error) {
+// DemoFiles lists the embedded demo manifests, sorted by path, as they go
+// into the folder dir of the repository (DemoRepoDirOf).
+func DemoFiles(dir string) ([]DemoFile, error) {
 	names, err := fs.Glob(manifests.Demo, manifests.DemoDir+"/*.yaml")
 	if err != nil {
 		return nil, fmt.Errorf("list the demo manifests: %w", err)
@@ -144,7 +163,7 @@ func DemoFiles() ([]DemoFile, error) {
 		if err != nil {
 			return nil, fmt.Errorf("read the demo manifest %s: %w", n, err)
 		}
-		files = append(files, DemoFile{RepoPath: DemoRepoDir + "/" + path.Base(n), Content: string(raw)})
+		files = append(files, DemoFile{RepoPath: dir + "/" + path.Base(n), Content: string(raw)})
 	}
 	return files, nil
 }

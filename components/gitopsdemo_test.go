@@ -105,7 +105,7 @@ func TestGitOpsDemoWiring(t *testing.T) {
 	project := one(t, c, "gitlab:index/project:Project")
 
 	// GitLab side: every embedded manifest, in the agent's configuration project.
-	files, err := DemoFiles()
+	files, err := DemoFiles(DemoRepoDir)
 	require.NoError(t, err)
 	committed := c.OfType("gitlab:index/repositoryFile:RepositoryFile")
 	require.Len(t, committed, len(files))
@@ -266,7 +266,7 @@ func TestFluxSyncRendersCurrentAPIs(t *testing.T) {
 	assert.Equal(t, "kustomize.toolkit.fluxcd.io/v1", objs[1]["apiVersion"])
 	assert.Equal(t, "https://10.0.0.10/root/p.git", DemoCloneURL("https://10.0.0.10/", "root/p"))
 	for _, f := range []string{"deployment.yaml", "service.yaml", "kustomization.yaml"} {
-		files, err := DemoFiles()
+		files, err := DemoFiles(DemoRepoDir)
 		require.NoError(t, err)
 		assert.True(t, slices.ContainsFunc(files, func(d DemoFile) bool { return strings.HasSuffix(d.RepoPath, "/"+f) }), f)
 	}

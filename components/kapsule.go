@@ -27,6 +27,9 @@ var KapsuleReservedRanges = []config.ReservedRange{
 type KapsuleArgs struct {
 	// Prefix starts every resource name, e.g. "glk-dev".
 	Prefix string
+	// Cluster is the cluster's name in the stack; its Scaleway name is
+	// "<prefix>-<cluster>". config.DefaultClusterName when empty.
+	Cluster string
 	// Region places the cluster and its pool.
 	Region string
 	// Version is a minor ("1.36"), which turns auto-upgrade on so Scaleway
@@ -36,9 +39,9 @@ type KapsuleArgs struct {
 	Version string
 	// CNI is the network plugin: cilium, calico or cilium_native.
 	CNI string
-	// NodeType and Size shape the node pool.
-	NodeType string
-	Size     int
+	// Pools are the node pools (one at least); their nodes have no public
+	// address. Each pool's Scaleway name is "<prefix>-<pool>".
+	Pools []config.Pool
 	// PrivateNetworkID is the network the cluster and its nodes join.
 	PrivateNetworkID pulumi.StringInput
 	// GatewayNetworkID is the gateway's attachment: private nodes have no
@@ -49,8 +52,10 @@ type KapsuleArgs struct {
 	// private network reach the API's public endpoint through the gateway's NAT.
 	GatewayIP pulumi.StringInput
 	// APIAllowedCIDRs are the operators' ranges admitted to the API. Empty
-	// leaves the API open to the internet (token-authenticated), with a warning.
-	APIAllowedCIDRs []string
+	// leaves the API open to the internet (token-authenticated), with a
+	// warning that names APIAllowedCIDRsKey (kapsule:apiAllowedCidrs when empty).
+	APIAllowedCIDRs    []string
+	APIAllowedCIDRsKey string
 }
 
 // Kapsule is a Kubernetes cluster on the private network, with a pool of
@@ -65,15 +70,12 @@ type Kapsule struct {
 	APIServerURL pulumi.StringOutput `pulumi:"apiServerUrl"`
 	// Kubeconfig is an admin kubeconfig for the cluster (secret).
 	Kubeconfig pulumi.StringOutput `pulumi:"kubeconfig"`
-	// NodePoolID is the ready node pool: whatever runs pods waits for it.
+	// NodePoolID is known once every pool is ready (their ids, comma
+	// separated): whatever runs pods waits for it.
 	NodePoolID pulumi.StringOutput `pulumi:"nodePoolId"`
 	// Provider deploys into the cluster; built once here and handed on.
 	Provider *kubernetes.Provider
 }
-
-// KapsuleClusterName is the name of a stack's cluster: the preflight finds
-// the live cluster by it.
-func KapsuleClusterName(prefix string) string { return prefix + "-kapsule" }
 
 // IsKapsuleMinor reports whether a Kapsule version names a minor ("1.36")
 // rather than a full version ("1.36.1").
@@ -83,8 +85,8 @@ func IsKapsuleMinor(version string) bool {
 
 // NewKapsule creates the cluster, its private node pool and its API access list.
 func NewKapsule(ctx *pulumi.Context, name string, args *KapsuleArgs, opts ...pulumi.ResourceOption) (*Kapsule, error) {
-	if args == nil || args.Prefix == "" || args.Version == "" || args.PrivateNetworkID == nil || args.GatewayIP == nil {
-		return nil, fmt.Errorf("kapsule %q: Prefix, Version, PrivateNetworkID and GatewayIP are required", name)
+	if args == nil || args.Prefix == "" || args.Version == "" || len(args.Pools) == 0 || args.PrivateNetworkID == nil || args.GatewayIP == nil {
+		return nil, fmt.Errorf("kapsule %q: Prefix, Version, Pools, PrivateNetworkID and GatewayIP are required", name)
 	}
 	comp := &Kapsule{}
 	if err := ctx.RegisterComponentResource("gitlab-kapsule:index:Kapsule", name, comp, opts...); err != nil {
@@ -93,7 +95,7 @@ func NewKapsule(ctx *pulumi.Context, name string, args *KapsuleArgs, opts ...pul
 	parent := pulumi.Parent(comp)
 
 	cluster, err := scwk8s.NewCluster(ctx, name+"-cluster", &scwk8s.ClusterArgs{
-		Name:             pulumi.String(KapsuleClusterName(args.Prefix)),
+		Name:             pulumi.String(KapsuleClusterName(args.Prefix, args.Cluster)),
 		Region:           pulumi.String(args.Region),
 		Version:          pulumi.String(args.Version),
 		Cni:              pulumi.String(args.CNI),
@@ -117,30 +119,41 @@ func NewKapsule(ctx *pulumi.Context, name string, args *KapsuleArgs, opts ...pul
 	if args.GatewayNetworkID != nil {
 		clusterID = after(clusterID, args.GatewayNetworkID)
 	}
-	pool, err := scwk8s.NewPool(ctx, name+"-pool", &scwk8s.PoolArgs{
-		Name:             pulumi.String(args.Prefix + "-pool"),
-		Region:           pulumi.String(args.Region),
-		ClusterId:        clusterID,
-		NodeType:         pulumi.String(args.NodeType),
-		Size:             pulumi.Int(args.Size),
-		PublicIpDisabled: pulumi.Bool(true),
-		Autohealing:      pulumi.Bool(true),
-		WaitForPoolReady: pulumi.Bool(true),
-		Tags:             pulumi.StringArray{pulumi.String("gitlab-kapsule"), pulumi.String(args.Prefix)},
-	}, parent)
-	if err != nil {
-		return nil, fmt.Errorf("kapsule %q: pool: %w", name, err)
+	var poolIDs []any
+	for _, p := range args.Pools {
+		pool, err := newPool(ctx, name, args, p, clusterID, parent)
+		if err != nil {
+			return nil, err
+		}
+		poolIDs = append(poolIDs, pool.ID())
 	}
+	ready := pulumi.All(poolIDs...).ApplyT(func(ids []any) string {
+		s := make([]string, len(ids))
+		for i, id := range ids {
+			s[i] = string(id.(pulumi.ID))
+		}
+		return strings.Join(s, ",")
+	}).(pulumi.StringOutput)
 
+	aclKey := args.APIAllowedCIDRsKey
+	if aclKey == "" {
+		aclKey = "kapsule:apiAllowedCidrs"
+	}
 	if len(args.APIAllowedCIDRs) == 0 {
-		_ = ctx.Log.Warn("kapsule:apiAllowedCidrs is empty, so the Kubernetes API stays reachable from the whole internet (it still needs a token): set it to your operators' ranges", &pulumi.LogArgs{Resource: comp})
+		_ = ctx.Log.Warn(aclKey+" is empty, so the Kubernetes API stays reachable from the whole internet (it still needs a token): set it to your operators' ranges", &pulumi.LogArgs{Resource: comp})
 	} else {
 		rules := scwk8s.AclAclRuleArray{&scwk8s.AclAclRuleArgs{
 			Ip:          pulumi.Sprintf("%s/32", args.GatewayIP),
 			Description: pulumi.String("Public Gateway NAT: GitLab and CI in the private network"),
 		}}
+		// Named after the cluster, not its place in the list, so reordering
+		// kapsule:clusters changes no rule.
+		who := "operators (kapsule:apiAllowedCidrs)"
+		if args.APIAllowedCIDRsKey != "" && args.APIAllowedCIDRsKey != "kapsule:apiAllowedCidrs" {
+			who = "operators (apiAllowedCidrs of cluster " + args.Cluster + ")"
+		}
 		for _, cidr := range args.APIAllowedCIDRs {
-			rules = append(rules, &scwk8s.AclAclRuleArgs{Ip: pulumi.String(cidr), Description: pulumi.String("operators (kapsule:apiAllowedCidrs)")})
+			rules = append(rules, &scwk8s.AclAclRuleArgs{Ip: pulumi.String(cidr), Description: pulumi.String(who)})
 		}
 		if _, err := scwk8s.NewAcl(ctx, name+"-acl", &scwk8s.AclArgs{
 			ClusterId: cluster.ID(),
@@ -166,7 +179,7 @@ func NewKapsule(ctx *pulumi.Context, name string, args *KapsuleArgs, opts ...pul
 	comp.ClusterID = cluster.ID().ToStringOutput()
 	comp.APIServerURL = cluster.ApiserverUrl
 	comp.Kubeconfig = kubeconfig
-	comp.NodePoolID = pool.ID().ToStringOutput()
+	comp.NodePoolID = ready
 	comp.Provider = provider
 	if err := ctx.RegisterResourceOutputs(comp, pulumi.Map{
 		"clusterId":    comp.ClusterID,
@@ -177,4 +190,44 @@ func NewKapsule(ctx *pulumi.Context, name string, args *KapsuleArgs, opts ...pul
 		return nil, err
 	}
 	return comp, nil
+}
+
+// newPool creates one node pool of the cluster. Its logical name is the
+// cluster's followed by the pool's ("kapsule-pool" for the one-cluster
+// stack's). With autoscaling, the size is Scaleway's to change, so `up`
+// leaves it alone after the pool is created.
+func newPool(ctx *pulumi.Context, name string, args *KapsuleArgs, p config.Pool, clusterID pulumi.StringInput, parent pulumi.ResourceOption) (*scwk8s.Pool, error) {
+	tags := pulumi.StringArray{pulumi.String("gitlab-kapsule"), pulumi.String(args.Prefix)}
+	for _, t := range p.Tags {
+		tags = append(tags, pulumi.String(t))
+	}
+	pa := &scwk8s.PoolArgs{
+		Name:             pulumi.String(args.Prefix + "-" + p.Name),
+		Region:           pulumi.String(args.Region),
+		ClusterId:        clusterID,
+		NodeType:         pulumi.String(p.NodeType),
+		Size:             pulumi.Int(p.Size),
+		PublicIpDisabled: pulumi.Bool(true),
+		Autohealing:      pulumi.Bool(p.Autohealing),
+		WaitForPoolReady: pulumi.Bool(true),
+		Tags:             tags,
+	}
+	opts := []pulumi.ResourceOption{parent}
+	if p.Autoscaling {
+		pa.Autoscaling = pulumi.Bool(true)
+		pa.MinSize = pulumi.Int(p.MinSize)
+		pa.MaxSize = pulumi.Int(p.MaxSize)
+		opts = append(opts, pulumi.IgnoreChanges([]string{"size"}))
+	}
+	if p.RootVolumeSizeGB > 0 {
+		pa.RootVolumeSizeInGb = pulumi.Int(p.RootVolumeSizeGB)
+	}
+	if p.Zone != "" {
+		pa.Zone = pulumi.String(p.Zone)
+	}
+	pool, err := scwk8s.NewPool(ctx, name+"-"+p.Name, pa, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("kapsule %q: pool %s: %w", name, p.Name, err)
+	}
+	return pool, nil
 }

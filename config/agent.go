@@ -41,33 +41,12 @@ func minorOf(tag string) string {
 // AgentNamespace is where agentk runs; it is not one of agent:namespaces.
 const AgentNamespace = "gitlab-agent"
 
-// checkAgent checks the agent group against GitLab's version.
+// checkAgent checks what every cluster's agent shares (the chart, agentk's
+// tag, the tunnel) against GitLab's version; checkClusterAgent checks each
+// cluster's own.
 func (c *Config) checkAgent(p *problems) {
 	a := &c.Agent
 
-	if !dnsLabel.MatchString(a.Name) {
-		p.add("agent:name %q is not a valid agent name: use at most 63 lowercase letters, digits and dashes, starting and ending with a letter or digit, e.g. %q", a.Name, Defaults().Agent.Name)
-	}
-	if p.read("agent:namespaces", "agent:clusterAdmin") && len(a.Namespaces) == 0 && !a.ClusterAdmin {
-		p.add("agent:namespaces is empty, so the agent could deploy nowhere: list the namespaces it deploys to, e.g. [%q]", GitOpsDemoNamespace)
-	}
-	seen := map[string]bool{}
-	for i, ns := range a.Namespaces {
-		if !p.read("agent:namespaces") {
-			break
-		}
-		switch {
-		case !dnsLabel.MatchString(ns):
-			p.add("agent:namespaces[%d] %q is not a Kubernetes namespace name: use lowercase letters, digits and dashes", i, ns)
-		case slices.Contains(systemNamespaces, ns):
-			p.add("agent:namespaces[%d] %q belongs to Kubernetes itself: remove it (use agent:clusterAdmin if the agent really must manage the system)", i, ns)
-		case ns == AgentNamespace:
-			p.add("agent:namespaces[%d] %q is the agent's own namespace, which gets only what agentk needs: deploy to another namespace", i, ns)
-		case seen[ns]:
-			p.add("agent:namespaces[%d] %q is listed twice: remove one", i, ns)
-		}
-		seen[ns] = true
-	}
 	if !chartVersion.MatchString(a.ChartVersion) {
 		p.add("agent:chartVersion %q must be a pinned chart version such as %q (`helm search repo gitlab/gitlab-agent --versions`)", a.ChartVersion, Defaults().Agent.ChartVersion)
 	} else if shipped, known := agentChartShips[a.ChartVersion]; known && agentkTag.MatchString(a.ImageTag) && minorOf(a.ImageTag) != minorOf("v"+shipped) {
@@ -94,5 +73,34 @@ func (c *Config) checkAgent(p *problems) {
 	}
 	if tp := a.TunnelPort; p.read("agent:tunnelPort") && (tp < 1024 || tp > 65535) {
 		p.add("agent:tunnelPort %d must be an unprivileged local port from 1024 to 65535 (the default is %d)", tp, Defaults().Agent.TunnelPort)
+	}
+}
+
+// checkClusterAgent checks a cluster's agent: its name and the namespaces
+// it may deploy to.
+func checkClusterAgent(p *problems, cl Cluster) {
+	nameKey, nsKey := cl.Key("agent.name"), cl.Key("agent.namespaces")
+	if p.read(nameKey) && !dnsLabel.MatchString(cl.AgentName) {
+		p.add("%s %q is not a valid agent name: use at most 63 lowercase letters, digits and dashes, starting and ending with a letter or digit, e.g. %q", nameKey, cl.AgentName, Defaults().Agent.Name)
+	}
+	if !p.read(nsKey) {
+		return
+	}
+	if p.read(cl.Key("agent.clusterAdmin")) && len(cl.Namespaces) == 0 && !cl.ClusterAdmin {
+		p.add("%s is empty, so the agent could deploy nowhere: list the namespaces it deploys to, e.g. [%q]", nsKey, GitOpsDemoNamespace)
+	}
+	seen := map[string]bool{}
+	for i, ns := range cl.Namespaces {
+		switch {
+		case !dnsLabel.MatchString(ns):
+			p.add("%s[%d] %q is not a Kubernetes namespace name: use lowercase letters, digits and dashes", nsKey, i, ns)
+		case slices.Contains(systemNamespaces, ns):
+			p.add("%s[%d] %q belongs to Kubernetes itself: remove it (use %s if the agent really must manage the system)", nsKey, i, ns, cl.Key("agent.clusterAdmin"))
+		case ns == AgentNamespace:
+			p.add("%s[%d] %q is the agent's own namespace, which gets only what agentk needs: deploy to another namespace", nsKey, i, ns)
+		case seen[ns]:
+			p.add("%s[%d] %q is listed twice: remove one", nsKey, i, ns)
+		}
+		seen[ns] = true
 	}
 }

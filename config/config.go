@@ -16,9 +16,14 @@ type Config struct {
 	Prefix  string
 	Network Network
 	GitLab  GitLab
+	// Kapsule, and Agent's name, namespaces and clusterAdmin, and
+	// GitOps.Enabled, describe the one cluster of a stack without
+	// kapsule:clusters; ClusterList turns either form into the clusters.
 	Kapsule Kapsule
 	Agent   Agent
 	GitOps  GitOps
+	// Clusters is kapsule:clusters, the list form; nil in the one-cluster form.
+	Clusters []Cluster
 }
 
 // Network configures the private network and its Public Gateway.

@@ -39,10 +39,11 @@ const (
 	maxTimeout  = time.Hour
 )
 
-// checkGitOps checks the gitops group and its agreement with the agent's.
+// checkGitOps checks the gitops group, which every cluster with the demo
+// shares, and each such cluster's agent namespaces.
 func (c *Config) checkGitOps(p *problems) {
 	g := &c.GitOps
-	if !p.read("gitops:enabled") || !g.Enabled {
+	if !p.read("gitops:enabled") || !c.AnyGitOps() {
 		return
 	}
 	if !chartVersion.MatchString(g.FluxChartVersion) {
@@ -56,7 +57,10 @@ func (c *Config) checkGitOps(p *problems) {
 	}
 	inRange("interval", g.Interval, minInterval, maxInterval)
 	inRange("timeout", g.Timeout, minTimeout, maxTimeout)
-	if p.read("agent:namespaces") && !slices.Contains(c.Agent.Namespaces, GitOpsDemoNamespace) {
-		p.add("gitops:enabled is true but agent:namespaces does not list %q, where the demo runs: add it, or set gitops:enabled to false", GitOpsDemoNamespace)
+	for _, cl := range c.ClusterList() {
+		if cl.GitOps && p.read(cl.Key("agent.namespaces")) && !slices.Contains(cl.Namespaces, GitOpsDemoNamespace) {
+			p.add("%s is true but %s does not list %q, where the demo runs: add it, or set %s to false",
+				cl.Key("gitops"), cl.Key("agent.namespaces"), GitOpsDemoNamespace, cl.Key("gitops"))
+		}
 	}
 }

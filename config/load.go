@@ -26,7 +26,7 @@ import (
 func Load(ctx *pulumi.Context, reserved ...ReservedRange) (*Config, error) {
 	c := Defaults()
 	c.Prefix = Prefix(ctx.Stack())
-	r := reader{ctx: ctx, known: map[string]bool{}, unread: map[string]bool{}}
+	r := reader{ctx: ctx, known: map[string]bool{}, unread: map[string]bool{}, set: map[string]bool{}}
 
 	r.str("scaleway", "region", &c.Region)
 	r.str("scaleway", "zone", &c.Zone)
@@ -50,6 +50,7 @@ func Load(ctx *pulumi.Context, reserved ...ReservedRange) (*Config, error) {
 	r.str("kapsule", "nodeType", &c.Kapsule.NodeType)
 	r.integer("kapsule", "size", &c.Kapsule.Size)
 	r.list("kapsule", "apiAllowedCidrs", "<your-ip>/32", &c.Kapsule.APIAllowedCIDRs)
+	r.clusters(&c.Clusters)
 
 	r.str("agent", "name", &c.Agent.Name)
 	r.list("agent", "namespaces", GitOpsDemoNamespace, &c.Agent.Namespaces)
@@ -62,18 +63,41 @@ func Load(ctx *pulumi.Context, reserved ...ReservedRange) (*Config, error) {
 	r.str("gitops", "fluxChartVersion", &c.GitOps.FluxChartVersion)
 	// The durations are judged only when the demo is on: off, its keys
 	// may keep whatever they held.
-	judgeGitOps := c.GitOps.Enabled && !r.unread["gitops:enabled"]
+	judgeGitOps := c.AnyGitOps() && !r.unread["gitops:enabled"]
 	r.duration("gitops", "interval", judgeGitOps, &c.GitOps.Interval)
 	r.duration("gitops", "timeout", judgeGitOps, &c.GitOps.Timeout)
 
 	errs := checkKeys(r.known, configuredKeys(ctx), ctx.Project())
 	errs = append(errs, r.errs...)
+	if c.Clusters != nil {
+		errs = append(errs, r.oneClusterKeysBesideTheList()...)
+	}
 	c.derive()
 	errs = append(errs, c.problems(r.unread, reserved)...)
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("configuration of stack %q:\n%w", ctx.Stack(), err)
 	}
 	return &c, nil
+}
+
+// oneClusterKeysBesideTheList refuses the one-cluster keys in a stack
+// that sets kapsule:clusters, naming the field each belongs to instead.
+func (r *reader) oneClusterKeysBesideTheList() []error {
+	var errs []error
+	for _, key := range oneClusterOnly {
+		if !r.set[key] {
+			continue
+		}
+		field := ""
+		for f, k := range oneClusterKeys {
+			if k == key {
+				field = strings.Replace(f, "pools[0]", "pools[j]", 1)
+			}
+		}
+		errs = append(errs, fmt.Errorf("%s describes the one cluster of a stack without %s, which this stack sets: "+
+			"set %s[i].%s in each cluster instead and remove %s", key, ClustersKey, ClustersKey, field, key))
+	}
+	return errs
 }
 
 // derive fills the values that default to a function of others: GitLab's
@@ -103,15 +127,21 @@ type reader struct {
 	// known is every key Load reads, "namespace:key".
 	known map[string]bool
 	// unread is every key that is set but could not be read; Validate skips
-	// the checks of those keys, which still hold their defaults.
+	// the checks of those keys, which still hold their defaults. Fields of
+	// kapsule:clusters are there by path, "kapsule:clusters[0].pools[1].size".
 	unread map[string]bool
-	errs   []error
+	// set is every key the stack sets.
+	set  map[string]bool
+	errs []error
 }
 
 // get returns the key's value if it is set, recording the key as known.
 func (r *reader) get(ns, key string) (string, bool) {
 	r.known[ns+":"+key] = true
 	v, err := pconfig.New(r.ctx, ns).Try(key)
+	if err == nil {
+		r.set[ns+":"+key] = true
+	}
 	return v, err == nil
 }
 

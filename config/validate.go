@@ -125,7 +125,7 @@ func (c *Config) problems(unread map[string]bool, reserved []ReservedRange) []er
 	c.checkLocation(p)
 	pn := c.checkNetwork(p)
 	c.checkGitLab(p, pn)
-	c.checkKapsule(p, pn)
+	c.checkClusters(p, pn)
 	c.checkAgent(p)
 	c.checkGitOps(p)
 	return p.errs
@@ -200,24 +200,6 @@ func (c *Config) validateCIDR(reserved []ReservedRange) (netip.Prefix, error) {
 	return pn, nil
 }
 
-// checkCapacity makes sure the private network has room for everything that
-// joins it: Scaleway keeps the first two and last two addresses, the gateway
-// and GitLab take one each, and every Kapsule node takes one, twice over
-// during a rolling upgrade (one surge node per node at most).
-func (c *Config) checkCapacity(p *problems, pn netip.Prefix) {
-	usable := 1<<(32-pn.Bits()) - 4
-	need := 2 + 2*c.Kapsule.Size
-	if usable >= need {
-		return
-	}
-	bits := 32
-	for 1<<(32-bits) < need+4 {
-		bits--
-	}
-	p.add("network:cidr %q is too small: it leaves %d usable addresses and the gateway, GitLab and %d Kapsule nodes (with upgrade surge) need %d: use a /%d or larger, such as %s",
-		c.Network.CIDR, usable, c.Kapsule.Size, need, bits, netip.PrefixFrom(pn.Addr(), bits).Masked())
-}
-
 func (c *Config) checkGitLab(p *problems, pn netip.Prefix) {
 	g := &c.GitLab
 
@@ -288,51 +270,6 @@ func (c *Config) validatePrivateIP(pn netip.Prefix) []error {
 		return []error{fmt.Errorf("gitlabHost:privateIp %s is one of the first two or last two addresses of %s, which Scaleway keeps: pick another", ip, pn)}
 	}
 	return nil
-}
-
-func (c *Config) checkKapsule(p *problems, pn netip.Prefix) {
-	k := &c.Kapsule
-	if !kapsuleVersion.MatchString(k.Version) {
-		p.add("kapsule:version %q is not a Kubernetes version: give a minor such as %q (Scaleway then applies its patch releases) or a full version such as \"%s.1\" (pinned, no automatic upgrade); with credentials the preflight checks that Scaleway offers it (`scw k8s version list`)", k.Version, Defaults().Kapsule.Version, Defaults().Kapsule.Version)
-	}
-	if cni := k.CNI; !slices.Contains([]string{"cilium", "calico", "cilium_native"}, cni) {
-		p.add("kapsule:cni %q is not a Kapsule CNI: use cilium (the default), calico or cilium_native", cni)
-	}
-	checkNodeType(p, k.NodeType)
-	sizeOK := false
-	if p.read("kapsule:size") {
-		switch {
-		case k.Size < 1:
-			p.add("kapsule:size %d must be at least 1 node", k.Size)
-		case k.Size > kapsuleMaxNodes:
-			p.add("kapsule:size %d is more than the %d nodes of a Kapsule cluster with the mutualized control plane this program creates: use at most %d", k.Size, kapsuleMaxNodes, kapsuleMaxNodes)
-		default:
-			sizeOK = true
-		}
-	}
-	if p.read("kapsule:apiAllowedCidrs") {
-		p.errs = append(p.errs, cidrList("kapsule:apiAllowedCidrs", k.APIAllowedCIDRs,
-			"the API would admit nobody but the gateway: Kapsule's access list replaces its open default rule, which locks the machine running `up` out of its own cluster")...)
-	}
-	if pn.IsValid() && sizeOK {
-		c.checkCapacity(p, pn)
-	}
-}
-
-// checkNodeType checks kapsule:nodeType against the Kapsule node types.
-func checkNodeType(p *problems, t string) {
-	upper := strings.ToUpper(strings.ReplaceAll(t, "_", "-"))
-	_, known := instanceSizes[upper]
-	switch {
-	case t == "":
-		p.add("kapsule:nodeType is empty: set a Kapsule node type such as %s", Defaults().Kapsule.NodeType)
-	case slices.Contains(kapsuleIneligible, upper):
-		p.add("kapsule:nodeType %q has too little memory for a Kapsule node (Kapsule refuses %s): use e.g. %s", t, strings.Join(kapsuleIneligible, ", "), Defaults().Kapsule.NodeType)
-	case known && upper != t:
-		p.add("kapsule:nodeType %q must be written %q: upper case, with dashes (Scaleway treats both the same, so the pool is not replaced)", t, upper)
-	case !known:
-		p.add("kapsule:nodeType %q is not a Kapsule node type this program knows: use an Instance type such as %s, PRO2-XS or POP2-2C-8G (`scw instance server-type list`)", t, Defaults().Kapsule.NodeType)
-	}
 }
 
 // cidrList checks a list of IPv4 CIDRs that admit people; harm says what a

@@ -15,15 +15,16 @@ import (
 	"github.com/scaleway/scaleway-sdk-go/validation"
 )
 
-// API is the few Scaleway calls Check needs, one per fact. NewAPI implements
-// it on the official SDK, with a client per method, so that different
-// methods may run at the same time (Check runs them so).
+// API is the few Scaleway calls Check needs, one per fact. Check calls them
+// at the same time: each method once, but ServerTypes once per zone. NewAPI
+// implements it on the official SDK, with a client per method.
 type API interface {
 	// DefaultProjectID is the credentials' project, used when Input.ProjectID is empty.
 	DefaultProjectID() string
 	// KapsuleVersions lists the Kubernetes versions Kapsule offers in region.
 	KapsuleVersions(ctx context.Context, region string) ([]*k8s.Version, error)
-	// KapsuleClusters lists the project's clusters in region whose name contains name.
+	// KapsuleClusters lists the project's clusters in region whose name
+	// contains name (all of them when name is empty).
 	KapsuleClusters(ctx context.Context, region, projectID, name string) ([]*k8s.Cluster, error)
 	// ServerTypes lists the instance types of zone, by commercial type.
 	ServerTypes(ctx context.Context, zone string) (map[string]*instance.ServerType, error)
@@ -132,9 +133,11 @@ func NewAPI(creds Credentials, opts ...scw.ClientOption) (API, error) {
 	}
 	options = append(options, opts...)
 
-	// One client per call: scw.Client caches the API metadata that list
-	// calls fetch (GetAPIMetadata in scw/client.go) without a lock, so
-	// clients shared by concurrent calls would race.
+	// One client per method: scw.Client caches the API metadata that some
+	// list calls fetch (GetAPIMetadata in scw/client.go) without a lock, so
+	// clients shared by concurrent calls would race. ListServersTypes, which
+	// runs once per zone at the same time, does not fetch it
+	// (api/instance/v1/instance_sdk.go).
 	var clients [5]*scw.Client
 	for i := range clients {
 		c, err := scw.NewClient(options...)
@@ -178,7 +181,10 @@ func (a *sdkAPI) KapsuleVersions(ctx context.Context, region string) ([]*k8s.Ver
 }
 
 func (a *sdkAPI) KapsuleClusters(ctx context.Context, region, projectID, name string) ([]*k8s.Cluster, error) {
-	req := &k8s.ListClustersRequest{Region: scw.Region(region), Name: scw.StringPtr(name)}
+	req := &k8s.ListClustersRequest{Region: scw.Region(region)}
+	if name != "" {
+		req.Name = scw.StringPtr(name)
+	}
 	if projectID != "" {
 		req.ProjectID = scw.StringPtr(projectID)
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -50,9 +51,10 @@ func date(s string) *time.Time {
 
 // world is the stand-in's default content: fr-par offers 1.36.1, 1.35.3 and
 // 1.33.10 (1.32.9 is listed but deprecated), fr-par-1 has seven instance
-// types (START1-S at end of service), ubuntu_noble exists for SBS in fr-par-1
-// for PRO2 and DEV1 types, ubuntu_jammy only for GP1-XS, and the project
-// holds two keys (the IAM API stores them without comments).
+// types (START1-S at end of service), fr-par-2 four of them (no PRO2-XXS),
+// ubuntu_noble exists for SBS in fr-par-1 for PRO2 and DEV1 types,
+// ubuntu_jammy only for GP1-XS, and the project holds two keys (the IAM API
+// stores them without comments).
 func world(t *testing.T) *standIn {
 	return &standIn{
 		t:         t,
@@ -71,6 +73,9 @@ func world(t *testing.T) *standIn {
 				"PRO2-XXS": {Ncpus: 2}, "PRO2-XS": {Ncpus: 4}, "PRO2-S": {Ncpus: 8}, "PRO2-M": {Ncpus: 16},
 				"DEV1-S": {Ncpus: 2}, "GP1-XS": {Ncpus: 4}, "START1-S": {Ncpus: 2, EndOfService: true},
 			},
+			"fr-par-2": {
+				"PRO2-XS": {Ncpus: 4}, "PRO2-S": {Ncpus: 8}, "GP1-XS": {Ncpus: 4}, "START1-S": {Ncpus: 2, EndOfService: true},
+			},
 		},
 		localImages: []*marketplace.LocalImage{
 			{ID: "noble-sbs", Label: "ubuntu_noble", Zone: "fr-par-1", Type: marketplace.LocalImageTypeInstanceSbs, CompatibleCommercialTypes: []string{"PRO2-XXS", "PRO2-XS", "PRO2-S", "PRO2-M", "DEV1-S"}},
@@ -86,19 +91,28 @@ func world(t *testing.T) *standIn {
 	}
 }
 
-// baseInput is a valid configuration for world.
+// baseInput is a valid configuration for world: one cluster, one pool.
 func baseInput(t *testing.T) Input {
 	return Input{
-		Region:             "fr-par",
-		Zone:               "fr-par-1",
-		KapsuleVersion:     "1.36.1",
-		KapsuleClusterName: "glk-dev-kapsule",
-		NodeType:           "PRO2-XXS",
-		InstanceType:       "PRO2-XS",
-		Image:              "ubuntu_noble",
-		OperatorPublicKey:  pubKey(t, 9, "operator@desk"),
-		ManagedKeyNames:    []string{"glk-dev-automation", "glk-dev-operator"},
+		Region:            "fr-par",
+		Zone:              "fr-par-1",
+		Clusters:          []Cluster{{Name: "glk-dev-kapsule", Version: "1.36.1", VersionKey: "kapsule:version"}},
+		NodeTypes:         []NodeType{{Key: "kapsule:nodeType", Name: "PRO2-XXS"}},
+		InstanceType:      "PRO2-XS",
+		Image:             "ubuntu_noble",
+		OperatorPublicKey: pubKey(t, 9, "operator@desk"),
+		ManagedKeyNames:   []string{"glk-dev-automation", "glk-dev-operator"},
 	}
+}
+
+// pool is the node type of pool p of cluster c, in zone ("" for scaleway:zone).
+func pool(c, p int, name, zone string) NodeType {
+	return NodeType{Key: fmt.Sprintf("kapsule:clusters[%d].pools[%d].nodeType", c, p), Name: name, Zone: zone}
+}
+
+// kapsule is cluster i of the list, named name.
+func kapsule(i int, name, version string) Cluster {
+	return Cluster{Name: name, Version: version, VersionKey: fmt.Sprintf("kapsule:clusters[%d].version", i)}
 }
 
 // apiFor is the real NewAPI pointed at s, on loopback only.
@@ -118,35 +132,35 @@ func cluster(name, version string) *k8s.Cluster {
 func TestCheck(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		name    string
-		world   func(*standIn)
-		input   func(*Input)
-		version string   // Result.KapsuleVersion; the configured one when empty
-		inProj  bool     // Result.OperatorKeyInProject
-		errs    []string // each must be in the error; none: no error
-		n       int      // problems joined in the error, when not 1
-		warns   []string // each must be in one warning; none: no warning
+		name     string
+		world    func(*standIn)
+		input    func(*Input)
+		versions map[string]string // Result.KapsuleVersions; each cluster's configured one when nil
+		inProj   bool              // Result.OperatorKeyInProject
+		errs     []string          // each must be in the error; none: no error
+		n        int               // problems joined in the error, when not 1
+		warns    []string          // each must be in one warning; none: no warning
 	}{
 		{name: "all offered and found"},
 		{
 			name:  "full version not offered lists the offered ones",
-			input: func(in *Input) { in.KapsuleVersion = "1.34.1" },
+			input: func(in *Input) { in.Clusters[0].Version = "1.34.1" },
 			errs:  []string{`kapsule:version "1.34.1" is not offered for new clusters in fr-par: offered are 1.36.1, 1.35.3, 1.33.10: set kapsule:version to "1.36" (a minor: Scaleway applies patches)`},
 		},
 		{
 			name:  "older patch of an offered minor points to the offered patch",
-			input: func(in *Input) { in.KapsuleVersion = "1.35.1" },
+			input: func(in *Input) { in.Clusters[0].Version = "1.35.1" },
 			errs:  []string{`kapsule:version "1.35.1" is not offered for new clusters in fr-par`, `set kapsule:version to "1.35.3", or to "1.35"`},
 		},
 		{
 			name:  "deprecated version is not offered",
-			input: func(in *Input) { in.KapsuleVersion = "1.32.9" },
+			input: func(in *Input) { in.Clusters[0].Version = "1.32.9" },
 			errs:  []string{`kapsule:version "1.32.9" is not offered for new clusters in fr-par: offered are 1.36.1, 1.35.3, 1.33.10`},
 		},
-		{name: "minor with an offered patch", input: func(in *Input) { in.KapsuleVersion = "1.35" }},
+		{name: "minor with an offered patch", input: func(in *Input) { in.Clusters[0].Version = "1.35" }},
 		{
 			name:  "minor without an offered patch",
-			input: func(in *Input) { in.KapsuleVersion = "1.34" },
+			input: func(in *Input) { in.Clusters[0].Version = "1.34" },
 			errs:  []string{`kapsule:version "1.34" is not offered for new clusters in fr-par`},
 		},
 		{
@@ -155,21 +169,21 @@ func TestCheck(t *testing.T) {
 				s.clusters = []*k8s.Cluster{cluster("glk-dev-kapsule", "1.35.3"), cluster("glk-dev-kapsule-old", "1.36.1"), cluster("glk-dev-kapsule", "1.36.1")}
 				s.clusters[2].Region = "nl-ams"
 			},
-			input:   func(in *Input) { in.KapsuleVersion = "1.34.1" }, // no longer offered: no error, the cluster exists
-			version: "1.35.3",
-			warns:   []string{`kapsule:version is "1.34.1" but Kapsule cluster "glk-dev-kapsule" already runs 1.35.3`, `set kapsule:version to "1.35.3"`},
+			input:    func(in *Input) { in.Clusters[0].Version = "1.34.1" }, // no longer offered: no error, the cluster exists
+			versions: map[string]string{"glk-dev-kapsule": "1.35.3"},
+			warns:    []string{`kapsule:version is "1.34.1" but Kapsule cluster "glk-dev-kapsule" already runs 1.35.3`, `set kapsule:version to "1.35.3"`},
 		},
 		{
-			name:    "existing cluster upgraded by Scaleway, minor form",
-			world:   func(s *standIn) { s.clusters = []*k8s.Cluster{cluster("glk-dev-kapsule", "1.35.3")} },
-			input:   func(in *Input) { in.KapsuleVersion = "1.34" },
-			version: "1.35",
-			warns:   []string{`set kapsule:version to "1.35"`},
+			name:     "existing cluster upgraded by Scaleway, minor form",
+			world:    func(s *standIn) { s.clusters = []*k8s.Cluster{cluster("glk-dev-kapsule", "1.35.3")} },
+			input:    func(in *Input) { in.Clusters[0].Version = "1.34" },
+			versions: map[string]string{"glk-dev-kapsule": "1.35"},
+			warns:    []string{`set kapsule:version to "1.35"`},
 		},
 		{
 			name:  "existing cluster at the configured version that is no longer offered",
 			world: func(s *standIn) { s.clusters = []*k8s.Cluster{cluster("glk-dev-kapsule", "1.32.9")} },
-			input: func(in *Input) { in.KapsuleVersion = "1.32.9" },
+			input: func(in *Input) { in.Clusters[0].Version = "1.32.9" },
 		},
 		{
 			name:  "existing cluster one minor behind is an upgrade",
@@ -181,23 +195,23 @@ func TestCheck(t *testing.T) {
 				s.versions["fr-par"] = append(s.versions["fr-par"], &k8s.Version{Name: "1.34.5", Region: "fr-par"})
 				s.clusters = []*k8s.Cluster{cluster("glk-dev-kapsule", "1.33.10")}
 			},
-			input: func(in *Input) { in.KapsuleVersion = "1.35.3" },
+			input: func(in *Input) { in.Clusters[0].Version = "1.35.3" },
 			errs:  []string{`kapsule:version "1.35.3" is more than one minor ahead of Kapsule cluster "glk-dev-kapsule", which runs 1.33.10`, `set kapsule:version to "1.34.5"`},
 		},
 		{
 			name:  "upgrade to a version not offered",
 			world: func(s *standIn) { s.clusters = []*k8s.Cluster{cluster("glk-dev-kapsule", "1.35.3")} },
-			input: func(in *Input) { in.KapsuleVersion = "1.36.0" },
+			input: func(in *Input) { in.Clusters[0].Version = "1.36.0" },
 			errs:  []string{`kapsule:version "1.36.0" is not offered in fr-par as an upgrade of Kapsule cluster "glk-dev-kapsule", which runs 1.35.3`, `set kapsule:version to "1.36.1"`},
 		},
 		{
 			name:  "unknown node type lists near ones",
-			input: func(in *Input) { in.NodeType = "PRO2-XXXS" },
+			input: func(in *Input) { in.NodeTypes[0].Name = "PRO2-XXXS" },
 			errs:  []string{`kapsule:nodeType "PRO2-XXXS" is not an instance type in fr-par-1: set it to one of PRO2-XXS, PRO2-XS`},
 		},
 		{
 			name:  "node type in another spelling",
-			input: func(in *Input) { in.NodeType = "pro2_xxs" },
+			input: func(in *Input) { in.NodeTypes[0].Name = "pro2_xxs" },
 			warns: []string{`kapsule:nodeType "pro2_xxs" is spelled "PRO2-XXS" by Scaleway`},
 		},
 		{
@@ -248,7 +262,7 @@ func TestCheck(t *testing.T) {
 		{
 			name: "several problems at once",
 			input: func(in *Input) {
-				in.KapsuleVersion, in.NodeType, in.InstanceType, in.Image = "1.31.2", "XXL-9", "PRO2-XZ", "ubuntu_nobel"
+				in.Clusters[0].Version, in.NodeTypes[0].Name, in.InstanceType, in.Image = "1.31.2", "XXL-9", "PRO2-XZ", "ubuntu_nobel"
 			},
 			errs: []string{`kapsule:version "1.31.2"`, `kapsule:nodeType "XXL-9"`, `gitlabHost:instanceType "PRO2-XZ"`, `gitlabHost:image "ubuntu_nobel"`},
 			n:    4,
@@ -256,9 +270,50 @@ func TestCheck(t *testing.T) {
 		{
 			name:  "a forbidden call is reported, the others still checked",
 			world: func(s *standIn) { s.forbidden = map[string]bool{"/iam/v1alpha1/ssh-keys": true} },
-			input: func(in *Input) { in.NodeType = "PRO2-XXXS" },
+			input: func(in *Input) { in.NodeTypes[0].Name = "PRO2-XXXS" },
 			errs:  []string{"the Scaleway API key may not do this while listing the IAM SSH keys of project " + testProject, "give the key's IAM application or user a policy", `kapsule:nodeType "PRO2-XXXS"`},
 			n:     2,
+		},
+		{
+			name: "each cluster's version is judged under its own key",
+			input: func(in *Input) {
+				in.Clusters = []Cluster{kapsule(0, "glk-dev-kapsule", "1.36.1"), kapsule(1, "glk-dev-gpu", "1.34")}
+			},
+			errs: []string{`kapsule:clusters[1].version "1.34" is not offered for new clusters in fr-par: offered are 1.36.1, 1.35.3, 1.33.10: set kapsule:clusters[1].version to "1.36"`},
+		},
+		{
+			name: "two clusters of one name",
+			input: func(in *Input) {
+				in.Clusters = []Cluster{kapsule(0, "glk-dev-kapsule", "1.36.1"), kapsule(1, "glk-dev-kapsule", "1.36.1")}
+			},
+			errs: []string{`kapsule:clusters[0].version and kapsule:clusters[1].version are the versions of two Kapsule clusters named "glk-dev-kapsule"`},
+		},
+		{
+			name: "node type offered in one pool's zone only",
+			input: func(in *Input) {
+				in.NodeTypes = []NodeType{pool(0, 0, "PRO2-XXS", ""), pool(0, 1, "PRO2-XXS", "fr-par-2")}
+			},
+			errs: []string{`kapsule:clusters[0].pools[1].nodeType "PRO2-XXS" is not an instance type in fr-par-2: set it to one of PRO2-XS, PRO2-S`},
+		},
+		{
+			name:  "node type at end of service in its pool's zone",
+			input: func(in *Input) { in.NodeTypes = append(in.NodeTypes, pool(1, 0, "start1_s", "fr-par-2")) },
+			warns: []string{
+				`kapsule:clusters[1].pools[0].nodeType "START1-S" has reached end of service in fr-par-2`,
+				`kapsule:clusters[1].pools[0].nodeType "start1_s" is spelled "START1-S" by Scaleway`,
+			},
+		},
+		{
+			name:  "a pool zone's listing forbidden, the other zone still checked",
+			world: func(s *standIn) { s.forbidden = map[string]bool{"/instance/v1/zones/fr-par-2/products/servers": true} },
+			input: func(in *Input) {
+				in.NodeTypes = []NodeType{pool(0, 0, "PRO2-XXXS", ""), pool(0, 1, "NOPE", "fr-par-2"), pool(1, 0, "NOPE", "fr-par-2")}
+			},
+			errs: []string{
+				"the Scaleway API key may not do this while listing the instance types of fr-par-2 (the zone of kapsule:clusters[0].pools[1].nodeType, kapsule:clusters[1].pools[0].nodeType)",
+				`kapsule:clusters[0].pools[0].nodeType "PRO2-XXXS" is not an instance type in fr-par-1`,
+			},
+			n: 2,
 		},
 	}
 	for _, tt := range tests {
@@ -283,11 +338,14 @@ func TestCheck(t *testing.T) {
 				}
 				assert.Len(t, unwrapJoined(err), max(tt.n, 1), "problems in %v", err)
 			}
-			wantVersion := tt.version
-			if wantVersion == "" {
-				wantVersion = in.KapsuleVersion
+			wantVersions := tt.versions
+			if wantVersions == nil {
+				wantVersions = map[string]string{}
+				for _, c := range in.Clusters {
+					wantVersions[c.Name] = c.Version
+				}
 			}
-			assert.Equal(t, wantVersion, res.KapsuleVersion)
+			assert.Equal(t, wantVersions, res.KapsuleVersions)
 			assert.Equal(t, tt.inProj, res.OperatorKeyInProject)
 			if len(tt.warns) == 0 {
 				assert.Empty(t, res.Warnings)
@@ -322,7 +380,7 @@ func TestCheckAsksForEveryPage(t *testing.T) {
 		s.sshKeys = append(s.sshKeys, &iam.SSHKey{ID: "more-" + string(rune('a'+i)), Name: "more", PublicKey: pubKey(t, byte(20+i), ""), ProjectID: testProject})
 	}
 	in := baseInput(t)
-	in.NodeType = "START1-S" // the last type in name order, on the last page
+	in.NodeTypes[0].Name = "START1-S" // the last type in name order, on the last page
 	res, err := Check(context.Background(), apiFor(t, s, testSecretKey), in)
 	require.NoError(t, err)
 	assert.Len(t, s.requests("/instance/v1/zones/fr-par-1/products/servers"), 4, "7 types, 2 a page")
@@ -333,6 +391,77 @@ func TestCheckAsksForEveryPage(t *testing.T) {
 	assert.Contains(t, s.requests("/k8s/v1/regions/fr-par/clusters")[0], "name=glk-dev-kapsule")
 	assert.Contains(t, s.requests("/marketplace/v2/local-images")[0], "type=instance_sbs")
 	assert.Contains(t, res.Warnings[0], `kapsule:nodeType "START1-S" has reached end of service`)
+}
+
+func TestCheckEachClusterKeepsOrAdoptsItsVersion(t *testing.T) {
+	t.Parallel()
+	s := world(t)
+	s.clusters = []*k8s.Cluster{cluster("glk-dev-kapsule", "1.35.3"), cluster("glk-dev-kapsule-gpu", "1.35.3"), cluster("glk-dev-kapsule-old", "1.33.10")}
+	in := baseInput(t)
+	in.Clusters = []Cluster{
+		kapsule(0, "glk-dev-kapsule", "1.34.1"),   // Scaleway upgraded it: 1.34.1 is no longer offered
+		kapsule(1, "glk-dev-kapsule-gpu", "1.36"), // an upgrade of its live 1.35.3
+	}
+	res, err := Check(context.Background(), apiFor(t, s, testSecretKey), in)
+	require.NoError(t, err)
+	assert.Equal(t, map[string]string{"glk-dev-kapsule": "1.35.3", "glk-dev-kapsule-gpu": "1.36"}, res.KapsuleVersions)
+	require.Len(t, res.Warnings, 1, "only the upgraded cluster warns: %q", res.Warnings)
+	assert.Contains(t, res.Warnings[0], `kapsule:clusters[0].version is "1.34.1" but Kapsule cluster "glk-dev-kapsule" already runs 1.35.3`)
+	assert.Contains(t, res.Warnings[0], `set kapsule:clusters[0].version to "1.35.3"`)
+}
+
+func TestCheckAsksEachQuestionOnce(t *testing.T) {
+	t.Parallel()
+	s := world(t)
+	s.clusters = []*k8s.Cluster{cluster("glk-dev-kapsule", "1.36.1"), cluster("glk-dev-gpu", "1.35.3")}
+	in := baseInput(t)
+	in.Clusters = []Cluster{kapsule(0, "glk-dev-kapsule", "1.36.1"), kapsule(1, "glk-dev-gpu", "1.35")}
+	in.NodeTypes = []NodeType{
+		pool(0, 0, "PRO2-XXS", ""), pool(0, 1, "PRO2-S", "fr-par-1"), pool(0, 2, "PRO2-XS", "fr-par-2"),
+		pool(1, 0, "GP1-XS", "fr-par-2"), pool(1, 1, "PRO2-S", "fr-par-2"),
+	}
+	_, err := Check(context.Background(), apiFor(t, s, testSecretKey), in)
+	require.NoError(t, err)
+	assert.Len(t, s.calls("/instance/v1/zones/fr-par-1/products/servers"), 1, "the GitLab zone and its pools")
+	assert.Len(t, s.calls("/instance/v1/zones/fr-par-2/products/servers"), 1, "three pools in fr-par-2")
+	assert.Len(t, s.calls("/instance/v1/zones/"), 2, "two zones")
+	assert.Len(t, s.calls("/k8s/v1/regions/fr-par/versions"), 1)
+	clusters := s.calls("/k8s/v1/regions/fr-par/clusters")
+	require.Len(t, clusters, 1, "one listing finds both clusters")
+	assert.Equal(t, "glk-dev-", query(clusters[0]).Get("name"), "their names' common prefix")
+	assert.Len(t, s.calls("/marketplace/v2/local-images"), 1)
+	assert.Len(t, s.calls("/iam/v1alpha1/ssh-keys"), 1)
+}
+
+func TestCheckListsEveryClusterWithoutACommonPrefix(t *testing.T) {
+	t.Parallel()
+	s := world(t)
+	s.clusters = []*k8s.Cluster{cluster("blue", "1.35.3"), cluster("green", "1.36.1")}
+	in := baseInput(t)
+	in.Clusters = []Cluster{kapsule(0, "blue", "1.33"), kapsule(1, "green", "1.36")}
+	res, err := Check(context.Background(), apiFor(t, s, testSecretKey), in)
+	require.NoError(t, err)
+	assert.Equal(t, map[string]string{"blue": "1.35", "green": "1.36"}, res.KapsuleVersions)
+	clusters := s.calls("/k8s/v1/regions/fr-par/clusters")
+	require.Len(t, clusters, 1)
+	assert.NotContains(t, query(clusters[0]), "name", "no name filter")
+}
+
+func TestCommonPrefix(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		names []string
+		want  string
+	}{
+		{nil, ""},
+		{[]string{"glk-dev-kapsule"}, "glk-dev-kapsule"},
+		{[]string{"glk-dev-kapsule", "glk-dev-kapsule-gpu"}, "glk-dev-kapsule"},
+		{[]string{"glk-dev-kapsule", "glk-dev-gpu", "glk-dev-ci"}, "glk-dev-"},
+		{[]string{"blue", "green"}, ""},
+		{[]string{"café", "cafè"}, "caf"}, // é and è share their first byte
+	} {
+		assert.Equal(t, tt.want, commonPrefix(tt.names), "%q", tt.names)
+	}
 }
 
 func TestProjectKeysDigest(t *testing.T) {

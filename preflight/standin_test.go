@@ -162,6 +162,25 @@ func (s *standIn) requests(prefix string) []string {
 	return out
 }
 
+// calls returns the calls seen whose path starts with prefix: their first
+// requests, whatever the number of pages each walks.
+func (s *standIn) calls(prefix string) []string {
+	var out []string
+	for _, r := range s.requests(prefix) {
+		if p := query(r).Get("page"); p == "" || p == "1" {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// query is the query of a request seen.
+func query(request string) url.Values {
+	_, raw, _ := strings.Cut(request, "?")
+	q, _ := url.ParseQuery(raw)
+	return q
+}
+
 // within is true when the query does not filter on key or filters on value.
 func within(q url.Values, key, value string) bool {
 	v := q.Get(key)

@@ -1,12 +1,13 @@
 package preflight
 
 import (
+	"cmp"
 	"fmt"
-	"github.com/agext/levenshtein"
 	"maps"
 	"slices"
 	"strings"
 
+	"github.com/agext/levenshtein"
 	"github.com/scaleway/scaleway-sdk-go/api/instance/v1"
 	marketplace "github.com/scaleway/scaleway-sdk-go/api/marketplace/v2"
 )
@@ -22,26 +23,79 @@ func normalType(s string) string {
 // suggestions is how many valid values a message lists.
 const suggestions = 6
 
-// findType returns the zone's commercial type that name means, or a problem
-// naming key and a few types of the zone, nearest first.
-func findType(key, name, zone string, types map[string]*instance.ServerType) (string, *instance.ServerType, error) {
-	for _, t := range slices.Sorted(maps.Keys(types)) {
-		if normalType(t) == normalType(name) {
-			return t, types[t], nil
+// instanceTypeKey is the GitLab host's instance type, checked in Input.Zone.
+const instanceTypeKey = "gitlabHost:instanceType"
+
+// typeCheck is one instance type to find: its key, name and zone.
+type typeCheck struct{ key, name, zone string }
+
+// typesToFind are in's node types, each in its pool's zone, then the
+// GitLab host's instance type; empty names are skipped.
+func typesToFind(in Input) []typeCheck {
+	var out []typeCheck
+	for _, t := range in.NodeTypes {
+		if t.Name == "" {
+			continue
+		}
+		out = append(out, typeCheck{key: t.Key, name: t.Name, zone: cmp.Or(t.Zone, in.Zone)})
+	}
+	if in.InstanceType != "" {
+		out = append(out, typeCheck{key: instanceTypeKey, name: in.InstanceType, zone: in.Zone})
+	}
+	return out
+}
+
+// zoneTypes are the instance types of one zone, listed once for every type
+// checked there.
+type zoneTypes struct {
+	q     *question
+	types map[string]*instance.ServerType
+}
+
+// zoneSource names where zone comes from, for the listing's error:
+// scaleway:zone, or the keys of the types checked in it.
+func zoneSource(zone, scalewayZone string, wanted []typeCheck) string {
+	if zone == scalewayZone {
+		return KeyZone
+	}
+	var keys []string
+	for _, t := range wanted {
+		if t.zone == zone {
+			keys = append(keys, t.key)
 		}
 	}
+	return "the zone of " + strings.Join(keys, ", ")
+}
+
+// findType returns the zone's commercial type that t means and warnings
+// (another spelling, end of service), or a problem naming t's key and a few
+// types of the zone, nearest first.
+func findType(t typeCheck, types map[string]*instance.ServerType) (string, []string, error) {
+	for _, name := range slices.Sorted(maps.Keys(types)) {
+		if normalType(name) != normalType(t.name) {
+			continue
+		}
+		var warnings []string
+		if name != t.name {
+			warnings = append(warnings, fmt.Sprintf("%s %q is spelled %q by Scaleway: set it so", t.key, t.name, name))
+		}
+		if st := types[name]; st != nil && st.EndOfService {
+			warnings = append(warnings, fmt.Sprintf("%s %q has reached end of service in %s, so Scaleway may refuse new instances of it: set %s to a current type", t.key, name, t.zone, t.key))
+		}
+		return name, warnings, nil
+	}
 	var valid []string
-	for t, st := range types {
+	for name, st := range types {
 		if st == nil || !st.EndOfService {
-			valid = append(valid, t)
+			valid = append(valid, name)
 		}
 	}
 	more := ""
 	if len(valid) > suggestions {
-		more = fmt.Sprintf(" (or another of the %d listed by `scw instance server-type list zone=%s`)", len(valid), zone)
+		more = fmt.Sprintf(" (or another of the %d listed by `scw instance server-type list zone=%s`)", len(valid), t.zone)
 	}
 	return "", nil, fmt.Errorf("%s %q is not an instance type in %s: set it to one of %s%s",
-		key, name, zone, strings.Join(nearest(name, valid, suggestions), ", "), more)
+		t.key, t.name, t.zone, strings.Join(nearest(t.name, valid, suggestions), ", "), more)
 }
 
 // checkImage judges the local images of gitlabHost:image for the instance

@@ -111,6 +111,7 @@ func joinVersions(vs []kubeVersion) string {
 // offered ones, and the stack's live cluster, if any.
 type versionCheck struct {
 	configured  string
+	key         string // the configured version's key, e.g. "kapsule:version"
 	region      string
 	clusterName string
 	offered     []kubeVersion
@@ -129,19 +130,19 @@ type versionCheck struct {
 func checkVersion(c versionCheck) (string, []string, []error) {
 	want, ok := parseKubeVersion(c.configured)
 	if !ok {
-		return c.configured, nil, []error{fmt.Errorf(`kapsule:version %q is not a Kubernetes version: set it to a minor such as "1.36" (Scaleway applies patches) or a full version such as "1.36.1"`, c.configured)}
+		return c.configured, nil, []error{fmt.Errorf(`%s %q is not a Kubernetes version: set it to a minor such as "1.36" (Scaleway applies patches) or a full version such as "1.36.1"`, c.key, c.configured)}
 	}
 	if c.live == nil {
 		if _, ok := offers(c.offered, want); !ok {
-			head := fmt.Sprintf("kapsule:version %q is not offered for new clusters in %s", c.configured, c.region)
-			return c.configured, nil, []error{notOffered(head, want, c.offered)}
+			head := fmt.Sprintf("%s %q is not offered for new clusters in %s", c.key, c.configured, c.region)
+			return c.configured, nil, []error{notOffered(head, c.key, want, c.offered)}
 		}
 		return c.configured, nil, nil
 	}
 
 	live, ok := parseKubeVersion(c.live.Version)
 	if !ok || !live.full {
-		return c.configured, []string{fmt.Sprintf("Kapsule cluster %q reports version %q, which is not x.y.z: kapsule:version %q is used unchecked", c.clusterName, c.live.Version, c.configured)}, nil
+		return c.configured, []string{fmt.Sprintf("Kapsule cluster %q reports version %q, which is not x.y.z: %s %q is used unchecked", c.clusterName, c.live.Version, c.key, c.configured)}, nil
 	}
 	// The live version in the configured form.
 	adopt := live
@@ -152,8 +153,8 @@ func checkVersion(c versionCheck) (string, []string, []error) {
 	switch {
 	case behind:
 		return adopt.String(), []string{fmt.Sprintf(
-			"kapsule:version is %q but Kapsule cluster %q already runs %s (Scaleway upgrades clusters at the end of a version's support, and downgrades are impossible): using %q; set kapsule:version to %q",
-			c.configured, c.clusterName, live, adopt, adopt)}, nil
+			"%s is %q but Kapsule cluster %q already runs %s (Scaleway upgrades clusters at the end of a version's support, and downgrades are impossible): using %q; set %s to %q",
+			c.key, c.configured, c.clusterName, live, adopt, c.key, adopt)}, nil
 	case compareMinor(want, live) == 0 && (!want.full || want.patch == live.patch):
 		return c.configured, nil, nil
 	}
@@ -166,56 +167,25 @@ func checkVersion(c versionCheck) (string, []string, []error) {
 			step = o.String()
 		}
 		return c.configured, nil, []error{fmt.Errorf(
-			"kapsule:version %q is more than one minor ahead of Kapsule cluster %q, which runs %s, and Kapsule upgrades one minor at a time: set kapsule:version to %q, run up, then go on one minor at a time",
-			c.configured, c.clusterName, live, step)}
+			"%s %q is more than one minor ahead of Kapsule cluster %q, which runs %s, and Kapsule upgrades one minor at a time: set %s to %q, run up, then go on one minor at a time",
+			c.key, c.configured, c.clusterName, live, c.key, step)}
 	}
 	if _, ok := offers(c.offered, want); !ok {
-		head := fmt.Sprintf("kapsule:version %q is not offered in %s as an upgrade of Kapsule cluster %q, which runs %s", c.configured, c.region, c.clusterName, live)
-		return c.configured, nil, []error{notOffered(head, want, c.offered)}
+		head := fmt.Sprintf("%s %q is not offered in %s as an upgrade of Kapsule cluster %q, which runs %s", c.key, c.configured, c.region, c.clusterName, live)
+		return c.configured, nil, []error{notOffered(head, c.key, want, c.offered)}
 	}
 	return c.configured, nil, nil
 }
 
 // notOffered says that want is not offered and what to set instead: the
-// offered patch of the same minor, else the newest offered minor.
-func notOffered(head string, want kubeVersion, offered []kubeVersion) error {
+// offered patch of the same minor, else the newest offered minor, as key.
+func notOffered(head, key string, want kubeVersion, offered []kubeVersion) error {
 	if len(offered) == 0 {
 		return fmt.Errorf("%s: Kapsule offers no version there: set scaleway:region to a region with Kapsule", head)
 	}
-	fix := fmt.Sprintf(`set kapsule:version to %q (a minor: Scaleway applies patches)`, offered[0].minorString())
+	fix := fmt.Sprintf(`set %s to %q (a minor: Scaleway applies patches)`, key, offered[0].minorString())
 	if o, ok := offers(offered, kubeVersion{major: want.major, minor: want.minor}); ok && want.full {
-		fix = fmt.Sprintf(`Scaleway offers only the latest patch of a minor: set kapsule:version to %q, or to %q (a minor: Scaleway applies patches)`, o, o.minorString())
+		fix = fmt.Sprintf(`Scaleway offers only the latest patch of a minor: set %s to %q, or to %q (a minor: Scaleway applies patches)`, key, o, o.minorString())
 	}
 	return fmt.Errorf("%s: offered are %s: %s", head, joinVersions(offered), fix)
-}
-
-// liveCluster picks the stack's cluster among those whose name contains
-// name (the API's filter is a substring): the exact name, not being deleted.
-// Several with that name: the newest version, with a warning.
-func liveCluster(clusters []*k8s.Cluster, name string) (*k8s.Cluster, []string) {
-	var found []*k8s.Cluster
-	for _, c := range clusters {
-		if c == nil || c.Name != name || c.Status == k8s.ClusterStatusDeleting || c.Status == k8s.ClusterStatusDeleted {
-			continue
-		}
-		found = append(found, c)
-	}
-	if len(found) == 0 {
-		return nil, nil
-	}
-	slices.SortStableFunc(found, func(a, b *k8s.Cluster) int {
-		va, _ := parseKubeVersion(a.Version)
-		vb, _ := parseKubeVersion(b.Version)
-		return compareFull(vb, va)
-	})
-	var warnings []string
-	if len(found) > 1 {
-		ids := make([]string, len(found))
-		for i, c := range found {
-			ids[i] = c.ID
-		}
-		warnings = append(warnings, fmt.Sprintf("%d Kapsule clusters are named %q (%s): judging kapsule:version against the newest, %s; delete the ones this stack does not manage",
-			len(found), name, strings.Join(ids, ", "), found[0].Version))
-	}
-	return found[0], warnings
 }

@@ -40,10 +40,7 @@ func Build(ctx *pulumi.Context) (Outputs, error) {
 	if err != nil {
 		return nil, err
 	}
-	kapsuleVersion, operatorKey := cfg.Kapsule.Version, cfg.Network.SSHPublicKey
-	if checked.KapsuleVersion != "" {
-		kapsuleVersion = checked.KapsuleVersion // Scaleway's upgrade, adopted
-	}
+	operatorKey := cfg.Network.SSHPublicKey
 	if checked.OperatorKeyInProject {
 		// Already a project key, which the bastion imports anyway.
 		operatorKey = ""
@@ -101,47 +98,65 @@ func Build(ctx *pulumi.Context) (Outputs, error) {
 		return nil, err
 	}
 
-	kapsule, err := components.NewKapsule(ctx, "kapsule", &components.KapsuleArgs{
-		Prefix:           cfg.Prefix,
-		Region:           cfg.Region,
-		Version:          kapsuleVersion,
-		CNI:              cfg.Kapsule.CNI,
-		NodeType:         cfg.Kapsule.NodeType,
-		Size:             cfg.Kapsule.Size,
-		PrivateNetworkID: net.PrivateNetworkID,
-		GatewayNetworkID: net.GatewayNetworkID,
-		GatewayIP:        net.GatewayIP,
-		APIAllowedCIDRs:  cfg.Kapsule.APIAllowedCIDRs,
-	})
-	if err != nil {
-		return nil, err
-	}
-
-	// Flux goes in before agentk, which checks for Flux's CRDs only when it
-	// starts. It needs nothing from GitLab.
-	var flux *components.Flux
-	var agentStartAfter []pulumi.Resource
-	if cfg.GitOps.Enabled {
-		flux, err = components.NewFlux(ctx, "flux", &components.FluxArgs{
-			KubernetesProvider: kapsule.Provider,
-			NodePoolID:         kapsule.NodePoolID,
-			Namespace:          config.FluxNamespace,
-			AgentNamespace:     config.AgentNamespace,
-			ChartVersion:       cfg.GitOps.FluxChartVersion,
+	// Each cluster with its pools and, with the demo, Flux: side by side,
+	// while GitLab boots.
+	clusters := cfg.ClusterList()
+	kapsules := make([]*components.Kapsule, len(clusters))
+	fluxes := make([]*components.Flux, len(clusters))
+	agentClusters := make([]components.AgentCluster, len(clusters))
+	for i, cl := range clusters {
+		version := cl.Version
+		if v := checked.KapsuleVersions[components.KapsuleClusterName(cfg.Prefix, cl.Name)]; v != "" {
+			version = v // Scaleway's upgrade, adopted
+		}
+		kapsules[i], err = components.NewKapsule(ctx, components.ClusterResourceName("kapsule", cl.Name), &components.KapsuleArgs{
+			Prefix:             cfg.Prefix,
+			Cluster:            cl.Name,
+			Region:             cfg.Region,
+			Version:            version,
+			CNI:                cl.CNI,
+			Pools:              cl.Pools,
+			PrivateNetworkID:   net.PrivateNetworkID,
+			GatewayNetworkID:   net.GatewayNetworkID,
+			GatewayIP:          net.GatewayIP,
+			APIAllowedCIDRs:    cl.APIAllowedCIDRs,
+			APIAllowedCIDRsKey: cl.Key("apiAllowedCidrs"),
 		})
 		if err != nil {
 			return nil, err
 		}
-		agentStartAfter = flux.Installed
+		// Flux goes in before agentk, which checks for Flux's CRDs only
+		// when it starts. It needs nothing from GitLab.
+		var agentStartAfter []pulumi.Resource
+		if cl.GitOps {
+			fluxes[i], err = components.NewFlux(ctx, components.ClusterResourceName("flux", cl.Name), &components.FluxArgs{
+				KubernetesProvider: kapsules[i].Provider,
+				NodePoolID:         kapsules[i].NodePoolID,
+				Namespace:          config.FluxNamespace,
+				AgentNamespace:     config.AgentNamespace,
+				ChartVersion:       cfg.GitOps.FluxChartVersion,
+			})
+			if err != nil {
+				return nil, err
+			}
+			agentStartAfter = fluxes[i].Installed
+		}
+		agentClusters[i] = components.AgentCluster{
+			Cluster:            cl.Name,
+			Name:               cl.AgentName,
+			Namespaces:         cl.Namespaces,
+			ClusterAdmin:       cl.ClusterAdmin,
+			KubernetesProvider: kapsules[i].Provider,
+			NodePoolID:         kapsules[i].NodePoolID,
+			StartAfter:         agentStartAfter,
+		}
 	}
 
-	// The agent talks to GitLab (once it is ready) and to the cluster; it is
-	// the channel the whole stack exists for, and `up` succeeds only once
-	// GitLab lists it as connected.
+	// The agents talk to GitLab (once it is ready) and to their clusters;
+	// they are the channel the whole stack exists for, and `up` succeeds
+	// only once GitLab lists every one as connected.
 	agent, err := components.NewAgent(ctx, "agent", &components.AgentArgs{
-		Name:                 cfg.Agent.Name,
-		Namespaces:           cfg.Agent.Namespaces,
-		ClusterAdmin:         cfg.Agent.ClusterAdmin,
+		Clusters:             agentClusters,
 		ChartVersion:         cfg.Agent.ChartVersion,
 		ImageTag:             cfg.Agent.ImageTag,
 		TunnelPort:           cfg.Agent.TunnelPort,
@@ -156,20 +171,13 @@ func Build(ctx *pulumi.Context) (Outputs, error) {
 		BastionHost:          net.GatewayIP,
 		BastionPort:          cfg.Network.BastionPort,
 		AutomationPrivateKey: net.AutomationPrivateKey,
-		KubernetesProvider:   kapsule.Provider,
-		NodePoolID:           kapsule.NodePoolID,
-		StartAfter:           agentStartAfter,
 	})
 	if err != nil {
 		return nil, err
 	}
 
 	outputs := Outputs{
-		AgentName:             agent.AgentName,
-		AgentID:               agent.AgentID,
 		AgentConfigProjectURL: agent.ConfigProjectURL,
-		AgentKubeContext:      agent.KubeContext,
-		AgentConnectedAt:      agent.ConnectedAt,
 		GitLabURL:             gitlab.URL,
 		GitLabPrivateIP:       gitlab.PrivateIP,
 		GitLabRootPassword:    gitlab.RootPassword,
@@ -178,25 +186,36 @@ func Build(ctx *pulumi.Context) (Outputs, error) {
 		Bastion:               net.Bastion,
 		PrivateNetworkID:      net.PrivateNetworkID,
 		SSHCommand:            gitlab.SSHCommand,
-		KapsuleClusterID:      kapsule.ClusterID,
-		KapsuleAPIServerURL:   kapsule.APIServerURL,
-		Kubeconfig:            kapsule.Kubeconfig,
 	}
-
-	// The GitOps demo: nginx synced by Flux from the agent's configuration
-	// project; `up` ends once it runs.
-	if cfg.GitOps.Enabled {
-		demo, err := components.NewGitOpsDemo(ctx, "gitops", &components.GitOpsDemoArgs{
-			GitLabProvider: agent.GitLabProvider,
-			Project:        agent.ConfigProject,
-			// The agent's own commit first: a dependency on the file itself,
-			// not on the Agent component, whose children may still be registering.
-			CommitAfter:        []pulumi.Resource{agent.ConfigFile},
+	perCluster := make([]Outputs, len(clusters))
+	// The GitOps demo: nginx synced by Flux from the agents' configuration
+	// project, one folder per cluster; `up` ends once it runs. The demos'
+	// commits follow the agents', one after the other.
+	commitAfter := []pulumi.Resource{agent.LastCommit}
+	for i, cl := range clusters {
+		ca := agent.Clusters[cl.Name]
+		perCluster[i] = Outputs{
+			KapsuleClusterID:    kapsules[i].ClusterID,
+			KapsuleAPIServerURL: kapsules[i].APIServerURL,
+			Kubeconfig:          kapsules[i].Kubeconfig,
+			AgentName:           ca.AgentName,
+			AgentID:             ca.AgentID,
+			AgentConnectedAt:    ca.ConnectedAt,
+			AgentKubeContext:    ca.KubeContext,
+		}
+		if !cl.GitOps {
+			continue
+		}
+		demo, err := components.NewGitOpsDemo(ctx, components.ClusterResourceName("gitops", cl.Name), &components.GitOpsDemoArgs{
+			Cluster:            cl.Name,
+			GitLabProvider:     agent.GitLabProvider,
+			Project:            agent.ConfigProject,
+			CommitAfter:        commitAfter,
 			GitLabURL:          gitlab.URL,
 			TLS:                cfg.GitLab.TLS,
 			CACert:             gitlab.CACert,
-			KubernetesProvider: kapsule.Provider,
-			Flux:               flux,
+			KubernetesProvider: kapsules[i].Provider,
+			Flux:               fluxes[i],
 			DemoNamespace:      config.GitOpsDemoNamespace,
 			Interval:           cfg.GitOps.Interval,
 			Timeout:            cfg.GitOps.Timeout,
@@ -204,9 +223,11 @@ func Build(ctx *pulumi.Context) (Outputs, error) {
 		if err != nil {
 			return nil, err
 		}
-		outputs[DemoNamespace] = demo.Namespace
-		outputs[DemoCheckCommand] = demo.CheckCommand
-		outputs[DemoManifestsURL] = demo.ManifestsURL
+		commitAfter = []pulumi.Resource{demo.LastCommit}
+		perCluster[i][DemoNamespace] = demo.Namespace
+		perCluster[i][DemoCheckCommand] = demo.CheckCommand
+		perCluster[i][DemoManifestsURL] = demo.ManifestsURL
 	}
+	outputs.addClusters(cfg, clusters, perCluster)
 	return outputs, nil
 }

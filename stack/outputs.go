@@ -1,6 +1,9 @@
 package stack
 
 import (
+	"maps"
+
+	"github.com/gitlab-kapsule/gitlab-kapsule/config"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
@@ -50,7 +53,21 @@ const (
 	DemoCheckCommand Output = "demoCheckCommand"
 	// DemoManifestsURL is where to edit the demo in GitLab (gitops:enabled).
 	DemoManifestsURL Output = "demoManifestsUrl"
+	// Clusters holds, with kapsule:clusters, each cluster's outputs by the
+	// cluster's name: the PerCluster outputs but Kubeconfig.
+	Clusters Output = "clusters"
+	// Kubeconfigs holds, with kapsule:clusters, each cluster's admin
+	// kubeconfig by the cluster's name. 🔒
+	Kubeconfigs Output = "kubeconfigs"
 )
+
+// PerCluster are the outputs each cluster has. A one-cluster stack exports
+// them at the top level, as it always has; with kapsule:clusters they are
+// under Clusters (Kubeconfig under Kubeconfigs), and ForCluster reads either.
+var PerCluster = []Output{
+	Kubeconfig, KapsuleClusterID, KapsuleAPIServerURL,
+	AgentName, AgentID, AgentConnectedAt, AgentKubeContext, DemoNamespace, DemoCheckCommand, DemoManifestsURL,
+}
 
 // Outputs are the stack's outputs by name, as Build returns them.
 type Outputs map[Output]pulumi.Input
@@ -60,7 +77,7 @@ var AllOutputs = []Output{
 	GitLabURL, GitLabCACert, GitLabPrivateIP, GitLabRootPassword, KASAddress, Bastion, SSHCommand,
 	Kubeconfig, KapsuleClusterID, KapsuleAPIServerURL, PrivateNetworkID,
 	AgentName, AgentID, AgentConnectedAt, DemoNamespace, DemoCheckCommand, DemoManifestsURL,
-	AgentConfigProjectURL, AgentKubeContext,
+	AgentConfigProjectURL, AgentKubeContext, Clusters, Kubeconfigs,
 }
 
 // export exports every output under its name.
@@ -68,4 +85,27 @@ func (o Outputs) export(ctx *pulumi.Context) {
 	for name, value := range o {
 		ctx.Export(string(name), value)
 	}
+}
+
+// addClusters adds each cluster's outputs: at the top level for a
+// one-cluster stack, as it always had them; with kapsule:clusters under
+// Clusters and Kubeconfigs, by the cluster's name.
+func (o Outputs) addClusters(cfg *config.Config, clusters []config.Cluster, perCluster []Outputs) {
+	if cfg.Clusters == nil {
+		maps.Copy(o, perCluster[0])
+		return
+	}
+	byName, kubeconfigs := pulumi.Map{}, pulumi.Map{}
+	for i, cl := range clusters {
+		own := pulumi.Map{}
+		for name, v := range perCluster[i] {
+			if name != Kubeconfig {
+				own[string(name)] = v
+			}
+		}
+		byName[cl.Name] = own
+		kubeconfigs[cl.Name] = perCluster[i][Kubeconfig]
+	}
+	o[Clusters] = byName
+	o[Kubeconfigs] = pulumi.ToSecret(kubeconfigs)
 }

@@ -13,19 +13,40 @@ import (
 )
 
 // The outputs are a contract: the program exports exactly the declared
-// names (the demo's only with gitops:enabled), and the README documents
-// each one, so a reader of the stack never looks for a name that is not there.
+// names (the demo's only with gitops:enabled; a one-cluster stack its
+// cluster's at the top level, kapsule:clusters under clusters and
+// kubeconfigs), and the README documents each one, so a reader of the stack
+// never looks for a name that is not there.
 func TestOutputsAreTheDeclaredContract(t *testing.T) {
 	t.Parallel()
 	var declared []string
 	for _, o := range stack.AllOutputs {
 		declared = append(declared, string(o))
 	}
-	assert.ElementsMatch(t, declared, keys(mustRun(t, nil).outputs), "with the GitOps demo")
+	names := func(os ...stack.Output) []string {
+		var out []string
+		for _, o := range os {
+			out = append(out, string(o))
+		}
+		return out
+	}
+	drop := func(from []string, os ...stack.Output) []string {
+		gone := names(os...)
+		return slices.DeleteFunc(slices.Clone(from), func(o string) bool { return slices.Contains(gone, o) })
+	}
+	oneCluster := drop(declared, stack.Clusters, stack.Kubeconfigs)
+	assert.ElementsMatch(t, oneCluster, keys(mustRun(t, nil).outputs), "with the GitOps demo")
+	demo := []stack.Output{stack.DemoNamespace, stack.DemoCheckCommand, stack.DemoManifestsURL}
+	assert.ElementsMatch(t, drop(oneCluster, demo...), keys(mustRun(t, map[string]string{"gitops:enabled": "false"}).outputs), "without it")
 
-	demo := []string{string(stack.DemoNamespace), string(stack.DemoCheckCommand), string(stack.DemoManifestsURL)}
-	without := slices.DeleteFunc(slices.Clone(declared), func(o string) bool { return slices.Contains(demo, o) })
-	assert.ElementsMatch(t, without, keys(mustRun(t, map[string]string{"gitops:enabled": "false"}).outputs), "without it")
+	listed := mustRun(t, map[string]string{"kapsule:clusters": `[{"name":"staging"},{"name":"prod","gitops":false}]`}).outputs
+	assert.ElementsMatch(t, drop(declared, stack.PerCluster...), keys(listed), "with kapsule:clusters")
+	byName := listed[string(stack.Clusters)].Value.(map[string]any)
+	assert.ElementsMatch(t, drop(names(stack.PerCluster...), stack.Kubeconfig), keys(byName["staging"].(map[string]any)), "a cluster with the demo")
+	assert.ElementsMatch(t, drop(names(stack.PerCluster...), append(demo, stack.Kubeconfig)...), keys(byName["prod"].(map[string]any)), "a cluster without")
+	assert.False(t, listed[string(stack.Clusters)].Secret, "the clusters' names and agents are no secret")
+	assert.True(t, listed[string(stack.Kubeconfigs)].Secret, "their kubeconfigs are")
+	assert.ElementsMatch(t, []string{"staging", "prod"}, keys(listed[string(stack.Kubeconfigs)].Value.(map[string]any)))
 
 	readme, err := os.ReadFile("../README.md")
 	require.NoError(t, err)

@@ -78,20 +78,26 @@ func runPreflight(ctx *pulumi.Context, cfg *config.Config) (res preflight.Result
 			return res, false, fmt.Errorf("preflight: %w", err)
 		}
 	}
-	res, err = preflight.Check(ctx.Context(), api, preflight.Input{
-		Region:             cfg.Region,
-		Zone:               cfg.Zone,
-		KapsuleVersion:     cfg.Kapsule.Version,
-		KapsuleClusterName: components.KapsuleClusterName(cfg.Prefix),
-		NodeType:           cfg.Kapsule.NodeType,
-		InstanceType:       cfg.GitLab.InstanceType,
-		Image:              cfg.GitLab.Image,
-		OperatorPublicKey:  cfg.Network.SSHPublicKey,
+	in := preflight.Input{
+		Region:            cfg.Region,
+		Zone:              cfg.Zone,
+		InstanceType:      cfg.GitLab.InstanceType,
+		Image:             cfg.GitLab.Image,
+		OperatorPublicKey: cfg.Network.SSHPublicKey,
 		// Only the keys this configuration declares: an operator key the
 		// stack made before but no longer declares still counts in the
 		// digest, so the up after its deletion re-imports the project's keys.
 		ManagedKeyNames: declaredKeyNames(cfg),
-	})
+	}
+	for _, cl := range cfg.ClusterList() {
+		in.Clusters = append(in.Clusters, preflight.Cluster{
+			Name: components.KapsuleClusterName(cfg.Prefix, cl.Name), Version: cl.Version, VersionKey: cl.Key("version"),
+		})
+		for i, pool := range cl.Pools {
+			in.NodeTypes = append(in.NodeTypes, preflight.NodeType{Key: cl.PoolKey(i, "nodeType"), Name: pool.NodeType, Zone: pool.Zone})
+		}
+	}
+	res, err = preflight.Check(ctx.Context(), api, in)
 	for _, w := range res.Warnings {
 		_ = ctx.Log.Warn("preflight: "+w, nil)
 	}
