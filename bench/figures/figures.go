@@ -46,6 +46,20 @@ func Simulation(r *sim.Report) []Row {
 	return rows
 }
 
+// Clusters is the row of a simulation with n clusters (kapsule:clusters),
+// compared with the one-cluster stack's.
+func Clusters(n int, many, one *sim.Report) Row {
+	noun := "clusters"
+	if n == 1 {
+		noun = "cluster in kapsule:clusters"
+	}
+	return Row{
+		fmt.Sprintf("deploy makespan, %d %s", n, noun),
+		sim.Dur(many.Makespan),
+		fmt.Sprintf("%.3f × the one-cluster stack's %s (goal ≤ 1.05); --parallel %d: %s", float64(many.Makespan)/float64(one.Makespan), sim.Dur(one.Makespan), many.Parallel, sim.Dur(many.ParallelMakespan)),
+	}
+}
+
 func names(ws []sim.Wait) string {
 	parts := make([]string, len(ws))
 	for i, w := range ws {

@@ -56,16 +56,46 @@ func TestProgramDeploysAlongItsTrueCriticalPath(t *testing.T) {
 	}
 }
 
+// TestClustersDeploySideBySide: N clusters deploy in the time of one (the
+// one-cluster stack's makespan, within 1.05), with or without the CLI's
+// --parallel, and every wait still has its reason.
+func TestClustersDeploySideBySide(t *testing.T) {
+	t.Parallel()
+	simulate := func(config map[string]string) *sim.Report {
+		rs, err := sim.Record("dev", config, nil, stack.Deploy)
+		require.NoError(t, err)
+		rep, err := sim.DefaultModel().Simulate(rs)
+		require.NoError(t, err)
+		return rep
+	}
+	one := simulate(nil)
+	for _, n := range sim.ClusterCounts {
+		rep := simulate(sim.ClusterConfig(n))
+		t.Logf("%d clusters: makespan %s (--parallel %d: %s), one-cluster stack %s, ratio %.3f",
+			n, sim.Dur(rep.Makespan), rep.Parallel, sim.Dur(rep.ParallelMakespan), sim.Dur(one.Makespan), float64(rep.Makespan)/float64(one.Makespan))
+		assert.Len(t, slotsOf(rep, "scaleway:kubernetes/cluster:Cluster"), n, "the simulation has %d clusters", n)
+		assert.LessOrEqual(t, rep.Makespan, one.Makespan*105/100, "%d clusters take longer than one", n)
+		assert.LessOrEqual(t, rep.ParallelMakespan, one.ParallelMakespan*105/100, "%d clusters take longer than one with --parallel", n)
+		assert.Empty(t, rep.Violations, "a real requirement is not honoured")
+		assert.Empty(t, rep.Unneeded, "a wait without a requirement")
+	}
+}
+
 func only(t *testing.T, rep *sim.Report, typ string) sim.Slot {
 	t.Helper()
+	found := slotsOf(rep, typ)
+	require.Len(t, found, 1, typ)
+	return found[0]
+}
+
+func slotsOf(rep *sim.Report, typ string) []sim.Slot {
 	var found []sim.Slot
 	for _, s := range rep.Schedule {
 		if s.Type == typ {
 			found = append(found, s)
 		}
 	}
-	require.Len(t, found, 1, typ)
-	return found[0]
+	return found
 }
 
 // TestRecordSeesDependsOnComponentsAndProviders runs a small program with a

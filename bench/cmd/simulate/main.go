@@ -72,6 +72,20 @@ func run(table bool, stackName string, parallel int, set overrides, benchFiles [
 		return rep.Write(os.Stdout)
 	}
 	rows := figures.Simulation(rep)
+	for _, n := range sim.ClusterCounts {
+		rs, err := sim.Record(stackName, sim.ClusterConfig(n), nil, func(ctx *pulumi.Context) error {
+			_, err := stack.Build(ctx)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("run the program with %d clusters under mocks: %w", n, err)
+		}
+		many, err := m.Simulate(rs)
+		if err != nil {
+			return err
+		}
+		rows = append(rows, figures.Clusters(n, many, rep))
+	}
 	for _, f := range benchFiles {
 		data, err := os.ReadFile(f)
 		if err != nil {
