@@ -80,7 +80,7 @@ func (c *Config) checkAgent(p *problems) {
 // it may deploy to.
 func checkClusterAgent(p *problems, cl Cluster) {
 	nameKey, nsKey := cl.Key("agent.name"), cl.Key("agent.namespaces")
-	if p.read(nameKey) && !dnsLabel.MatchString(cl.AgentName) {
+	if p.read(nameKey) && cl.agentNamed && !dnsLabel.MatchString(cl.AgentName) {
 		p.add("%s %q is not a valid agent name: use at most 63 lowercase letters, digits and dashes, starting and ending with a letter or digit, e.g. %q", nameKey, cl.AgentName, Defaults().Agent.Name)
 	}
 	if !p.read(nsKey) {

@@ -46,6 +46,9 @@ type Cluster struct {
 	// index is the cluster's place in kapsule:clusters; -1 in the
 	// one-cluster form, whose fields have keys of their own.
 	index int
+	// agentNamed says AgentName was configured, not the cluster's name:
+	// a derived name's problems are the cluster name's.
+	agentNamed bool
 }
 
 // Pool is one node pool of a cluster; its nodes have no public address.
@@ -99,6 +102,7 @@ func (c *Config) ClusterList() []Cluster {
 		ClusterAdmin:    c.Agent.ClusterAdmin,
 		GitOps:          c.GitOps.Enabled,
 		index:           -1,
+		agentNamed:      true,
 	}}
 }
 

@@ -55,7 +55,8 @@ func (r *reader) clusters(dst *[]Cluster) {
 				"clusterAdmin": fieldBool(&cl.ClusterAdmin),
 			})
 		}
-		if cl.AgentName == "" {
+		cl.agentNamed = cl.AgentName != ""
+		if !cl.agentNamed {
 			cl.AgentName = cl.Name
 		}
 		cl.Pools = r.pools(path+".pools", pools, d.Kapsule)

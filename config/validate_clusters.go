@@ -29,7 +29,7 @@ func (c *Config) checkClusters(p *problems, pn netip.Prefix) {
 	if c.Clusters != nil && len(list) == 0 {
 		p.add("%s is empty, so the stack would have no cluster: list one at least, e.g. [{\"name\": \"staging\"}], or remove %s for the one-cluster form", ClustersKey, ClustersKey)
 	}
-	clusterAt, agentAt := map[string]string{}, map[string]string{}
+	clusterAt, agentAt, agentNamed := map[string]string{}, map[string]string{}, map[string]bool{}
 	nodes, nodesKnown := 0, true
 	for _, cl := range list {
 		if cl.index >= 0 {
@@ -44,12 +44,14 @@ func (c *Config) checkClusters(p *problems, pn netip.Prefix) {
 				clusterAt[cl.Name] = key
 			}
 		}
-		// Every agent is registered in the one configuration project.
+		// Every agent is registered in the one configuration project; two
+		// agents named after their clusters clash only if the clusters do.
 		if key := cl.Key("agent.name"); p.read(key) && cl.AgentName != "" {
-			if other := agentAt[cl.AgentName]; other != "" {
+			if other := agentAt[cl.AgentName]; other != "" && (cl.agentNamed || agentNamed[cl.AgentName]) {
 				p.add("%s %q is also the agent of %s: GitLab needs one name per agent, give each cluster's agent its own", key, cl.AgentName, other)
 			}
 			agentAt[cl.AgentName] = key
+			agentNamed[cl.AgentName] = agentNamed[cl.AgentName] || cl.agentNamed
 		}
 		n, ok := c.checkCluster(p, cl)
 		nodes += n
