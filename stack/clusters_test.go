@@ -201,3 +201,57 @@ func TestEveryClustersKubeconfigStaysSecret(t *testing.T) {
 	}
 	assert.Len(t, r.outputs["kubeconfigs"].Value, 2)
 }
+
+// TestEachClusterFieldTouchesOnlyItsCluster changes one field of one
+// cluster at a time and lists the resources whose inputs change: a field
+// of prod must touch only prod's resources, as TestEachKeyTouchesOnlyItsResources
+// does for the one-cluster keys.
+func TestEachClusterFieldTouchesOnlyItsCluster(t *testing.T) {
+	t.Parallel()
+	list := func(prod string) map[string]string {
+		return map[string]string{"kapsule:clusters": `[{"name": "staging"}, {"name": "prod"` + prod + `}]`}
+	}
+	before := byURN(record(t, mustRun(t, list(""))))
+	for _, tc := range []struct {
+		name, prod string
+		touched    []string
+	}{
+		{"version", `, "version": "1.35"`, []string{"kapsule-prod-cluster"}},
+		{"cni", `, "cni": "calico"`, []string{"kapsule-prod-cluster"}},
+		{"pool size", `, "pools": [{"name": "pool", "size": 5}]`, []string{"kapsule-prod-pool"}},
+		{"pool autoscaling", `, "pools": [{"name": "pool", "autoscaling": {"min": 2, "max": 6}}]`, []string{"kapsule-prod-pool"}},
+		{"another pool", `, "pools": [{"name": "pool"}, {"name": "big", "nodeType": "PRO2-M"}]`, []string{"+kapsule-prod-big"}},
+		{"access list", `, "apiAllowedCidrs": ["51.15.8.8/32"]`, []string{"+kapsule-prod-acl"}},
+		{"agent name", `, "agent": {"name": "production"}`, []string{"agent-prod-config", "agent-prod-connected", "agent-prod-registration"}},
+		{"agent namespaces", `, "agent": {"namespaces": ["gitops-demo", "web"]}`, []string{"+agent-prod-target-web", "+agent-prod-web-gitlab-agent-deployer", "+agent-prod-web-gitlab-agent-deployer-binding"}},
+		{"no demo", `, "gitops": false`, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			after := byURN(record(t, mustRun(t, list(tc.prod))))
+			var touched []string
+			for urn, r := range after {
+				name := urn[strings.LastIndex(urn, "::")+2:]
+				old, ok := before[urn]
+				switch {
+				case !ok:
+					touched = append(touched, "+"+name)
+				case old.Provider != r.Provider || string(old.Inputs) != string(r.Inputs):
+					touched = append(touched, name)
+				}
+			}
+			removed := 0
+			for urn := range before {
+				if _, ok := after[urn]; !ok {
+					removed++
+					assert.Contains(t, urn, "-prod", "%s is not prod's", urn)
+				}
+			}
+			slices.Sort(touched)
+			assert.Equal(t, tc.touched, touched)
+			if tc.name == "no demo" {
+				assert.Equal(t, 13, removed, "prod's Flux and demo (13 resources) go, and nothing else")
+			}
+		})
+	}
+}
