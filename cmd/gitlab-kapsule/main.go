@@ -100,13 +100,20 @@ func init() {
 		"preview": {"show what up would change, with diffs", cmdOperate("preview")},
 		"refresh": {"read the real state of the resources into the stack", cmdOperate("refresh")},
 		"destroy": {"delete everything the stack created", cmdOperate("destroy")},
-		"outputs": {"print the stack's outputs (secrets hidden unless --show-secrets)", cmdOutputs},
+		"outputs": {"print the stack's outputs, or with --cluster one cluster's (secrets hidden unless --show-secrets)", cmdOutputs},
 		"plan":    {"print the offline plan (mock engine, no cloud, no credentials)", cmdPlan},
 		"ssh":     {"print, or with --exec run, the SSH command to the GitLab host through the bastion", cmdSSH},
 		"tunnel":  {"forward a local port through the bastion to GitLab's HTTPS port, for a browser", cmdTunnel},
-		"verify":  {"check the deployment end to end; each check prints PASS, FAIL or N/A with the reason", cmdVerify},
+		"verify":  {"check the deployment end to end, for every cluster or each --cluster; each check prints PASS, FAIL or N/A with the reason", cmdVerify},
 		"mr-note": {"post a preview's output (a file) as a note on this GitLab CI merge request, replacing the last one", cmdMRNote},
 	}
+}
+
+// synopses follow a command's name on the first line of its -h, naming
+// its arguments and own flags; a command without one shows "[FLAGS]".
+var synopses = map[string]string{
+	"outputs": "[NAME] [--cluster CLUSTER] [--show-secrets] [--json]",
+	"verify":  "[--cluster CLUSTER]... [--namespace NS] [--timeout DURATION]",
 }
 
 func usage(w io.Writer, fs *flag.FlagSet) {
@@ -187,8 +194,19 @@ func exitCode(err error, stderr io.Writer) int {
 
 // parseCommand parses a command's own flags (the common flags are accepted
 // after the command too), refuses positional arguments beyond maxArgs, and
-// a --dir or --stack that names nothing (checkFlags).
+// a --dir or --stack that names nothing (checkFlags). Flags end at the
+// first argument: what follows it is arguments (ssh's remote command).
 func parseCommand(name string, o *options, args []string, stderr io.Writer, maxArgs int, define func(*flag.FlagSet)) (*flag.FlagSet, error) {
+	return parseCommandArgs(name, o, args, stderr, maxArgs, false, define)
+}
+
+// parseCommandAnyOrder is parseCommand for a command whose flags may also
+// follow its arguments (outputs NAME --show-secrets), up to a "--".
+func parseCommandAnyOrder(name string, o *options, args []string, stderr io.Writer, maxArgs int, define func(*flag.FlagSet)) (*flag.FlagSet, error) {
+	return parseCommandArgs(name, o, args, stderr, maxArgs, true, define)
+}
+
+func parseCommandArgs(name string, o *options, args []string, stderr io.Writer, maxArgs int, anyOrder bool, define func(*flag.FlagSet)) (*flag.FlagSet, error) {
 	fs := flag.NewFlagSet("gitlab-kapsule "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	o.register(fs)
@@ -196,10 +214,14 @@ func parseCommand(name string, o *options, args []string, stderr io.Writer, maxA
 		define(fs)
 	}
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: gitlab-kapsule %s [FLAGS]\n  %s\n\nflags:\n", name, commands[name].summary)
+		synopsis := synopses[name]
+		if synopsis == "" {
+			synopsis = "[FLAGS]"
+		}
+		fmt.Fprintf(stderr, "usage: gitlab-kapsule %s %s\n  %s\n\nflags:\n", name, synopsis, commands[name].summary)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, anyOrder); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil, err
 		}
@@ -212,4 +234,27 @@ func parseCommand(name string, o *options, args []string, stderr io.Writer, maxA
 		return nil, err
 	}
 	return fs, nil
+}
+
+// parseFlags parses args into fs. With anyOrder, flags after an argument
+// are parsed too, until a "--": fs.Args() are then the arguments alone.
+func parseFlags(fs *flag.FlagSet, args []string, anyOrder bool) error {
+	if err := fs.Parse(args); err != nil || !anyOrder {
+		return err
+	}
+	var positional []string
+	for rest := args; fs.NArg() > 0; {
+		// Parse stopped at an argument, or after a "--" that ends the flags.
+		if done := len(rest) - fs.NArg(); done > 0 && rest[done-1] == "--" {
+			positional = append(positional, fs.Args()...)
+			break
+		}
+		positional = append(positional, fs.Arg(0))
+		rest = fs.Args()[1:]
+		if err := fs.Parse(rest); err != nil {
+			return err
+		}
+	}
+	// Leave fs.Args() the arguments, setting no flag.
+	return fs.Parse(append([]string{"--"}, positional...))
 }

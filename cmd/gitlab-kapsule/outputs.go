@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 
@@ -52,9 +53,11 @@ func readOutputs(ctx context.Context, o *options) (auto.OutputMap, error) {
 
 func cmdOutputs(ctx context.Context, o *options, args []string, stdout, stderr io.Writer) error {
 	var showSecrets, asJSON bool
-	fs, err := parseCommand("outputs", o, args, stderr, 1, func(fs *flag.FlagSet) {
+	var cluster string
+	fs, err := parseCommandAnyOrder("outputs", o, args, stderr, 1, func(fs *flag.FlagSet) {
 		fs.BoolVar(&showSecrets, "show-secrets", false, "print secret outputs (kubeconfig, root password) in plain text")
 		fs.BoolVar(&asJSON, "json", false, "print the outputs as one JSON object")
+		fs.StringVar(&cluster, "cluster", "", "print the outputs of the cluster named `CLUSTER` (kapsule:clusters) under their one-cluster names, e.g. kubeconfig, with the shared ones")
 	})
 	if err != nil {
 		return err
@@ -63,10 +66,27 @@ func cmdOutputs(ctx context.Context, o *options, args []string, stdout, stderr i
 	if err != nil {
 		return err
 	}
+	of := fmt.Sprintf("stack %q", o.stack)
+	if cluster != "" {
+		if outs, err = clusterOutputs(outs, cluster); err != nil {
+			return err
+		}
+		of = fmt.Sprintf("cluster %q of stack %q", cluster, o.stack)
+	}
 	if name := fs.Arg(0); name != "" {
 		v, ok := outs[name]
+		if !ok && cluster == "" && slices.Contains(stack.PerCluster, stack.Output(name)) {
+			if names := stack.ClusterNames(outs); len(names) > 1 {
+				return fmt.Errorf("output %q is one per cluster and stack %q has %d clusters (%s): name one with --cluster, e.g. `outputs --cluster %s %s`: %w",
+					name, o.stack, len(names), strings.Join(names, ", "), names[0], name, errUsage)
+			}
+			// kapsule:clusters with a single cluster: that one's.
+			if flat, err := stack.ForCluster(outs, ""); err == nil {
+				v, ok = flat[name]
+			}
+		}
 		if !ok {
-			return fmt.Errorf("stack %q has no output %q: it has %s", o.stack, name, strings.Join(sortedKeys(outs), ", "))
+			return fmt.Errorf("%s has no output %q: it has %s", of, name, strings.Join(sortedKeys(outs), ", "))
 		}
 		if v.Secret && !showSecrets {
 			return fmt.Errorf("output %q is a secret: add --show-secrets to print it", name)
@@ -97,6 +117,17 @@ func cmdOutputs(ctx context.Context, o *options, args []string, stdout, stderr i
 		fmt.Fprintf(stdout, "%-22s %s\n", k+":", s)
 	}
 	return nil
+}
+
+// clusterOutputs are the outputs as a one-cluster stack has them, for the
+// named cluster (stack.ForCluster); a name the stack does not have is a
+// usage error that lists the clusters.
+func clusterOutputs(outs auto.OutputMap, cluster string) (auto.OutputMap, error) {
+	flat, err := stack.ForCluster(outs, cluster)
+	if err != nil {
+		return nil, fmt.Errorf("--cluster %s: %w: %w", cluster, err, errUsage)
+	}
+	return flat, nil
 }
 
 // plainValue formats an output value: strings as they are, others as JSON.

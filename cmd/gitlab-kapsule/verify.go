@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"net/url"
 	"os/exec"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -43,6 +45,8 @@ type verifier struct {
 	timeout time.Duration
 	// poll is how often the Pod's state is read.
 	poll time.Duration
+	// clusters are the clusters to check (--cluster); none: every cluster.
+	clusters []string
 }
 
 func newVerifier() *verifier {
@@ -76,12 +80,26 @@ func cmdVerify(ctx context.Context, o *options, args []string, stdout, stderr io
 	if _, err := parseCommand("verify", o, args, stderr, 0, func(fs *flag.FlagSet) {
 		fs.StringVar(&v.namespace, "namespace", v.namespace, "namespace of the short-lived probe Pod")
 		fs.DurationVar(&v.timeout, "timeout", v.timeout, "time limit of each check")
+		fs.Func("cluster", "check only the cluster named `CLUSTER` (repeatable; default: every cluster of the stack)", func(name string) error {
+			if name == "" {
+				return errors.New("give a cluster's name")
+			}
+			if !slices.Contains(v.clusters, name) {
+				v.clusters = append(v.clusters, name)
+			}
+			return nil
+		})
 	}); err != nil {
 		return err
 	}
 	outs, err := readOutputs(ctx, o)
 	if err != nil {
 		return err
+	}
+	for _, name := range v.clusters {
+		if _, err := clusterOutputs(outs, name); err != nil {
+			return err
+		}
 	}
 	return report(stdout, v.verify(ctx, outs))
 }
@@ -101,11 +119,37 @@ func report(w io.Writer, checks []check) error {
 	return nil
 }
 
-// verify runs every check, in order.
+// verify runs every check, in order, for each of v.clusters (none: every
+// cluster of the stack). With more than one cluster in the stack, each
+// check's name starts with its cluster's, "[prod] ".
 func (v *verifier) verify(ctx context.Context, outs auto.OutputMap) []check {
-	checks := []check{v.agentCheck(outs)}
-	checks = append(checks, v.podChecks(ctx, outs)...)
-	checks = append(checks, v.hostToAPICheck(ctx, outs))
+	all := stack.ClusterNames(outs)
+	clusters := v.clusters
+	if len(clusters) == 0 {
+		clusters = all
+	}
+	var checks []check
+	for _, cluster := range clusters {
+		own := v.clusterChecks(ctx, outs, cluster)
+		if len(all) > 1 {
+			for i := range own {
+				own[i].name = "[" + cluster + "] " + own[i].name
+			}
+		}
+		checks = append(checks, own...)
+	}
+	return checks
+}
+
+// clusterChecks runs one cluster's checks on its outputs (stack.ForCluster).
+func (v *verifier) clusterChecks(ctx context.Context, outs auto.OutputMap, cluster string) []check {
+	flat, err := stack.ForCluster(outs, cluster)
+	if err != nil {
+		return []check{{name: "cluster " + cluster, status: "FAIL", reason: err.Error()}}
+	}
+	checks := []check{v.agentCheck(flat)}
+	checks = append(checks, v.podChecks(ctx, flat)...)
+	checks = append(checks, v.hostToAPICheck(ctx, flat))
 	return checks
 }
 
