@@ -104,6 +104,13 @@ func TestClusterListNamesKeyAndFix(t *testing.T) {
 			{"kapsule:clusters[0].pools[1].nodeType \"pro2-xs\" must be written \"PRO2-XS\""},
 			{"kapsule:clusters[0].pools[1].name \"p\" is also the name of kapsule:clusters[0].pools[0].name"},
 		}},
+		{"names of the kapsule cluster's parts apart from the others'", `[{"name": "kapsule", "agent": {"namespaces": ["gitops-demo", "prod-web"]}, "pools": [{"name": "prod-big"}]}, {"name": "prod"}]`, nil, [][]string{
+			{"kapsule:clusters[0].pools[0].name \"prod-big\" starts with \"prod-\"", "cluster \"prod\"'s (kapsule:clusters[1].name)"},
+			{"kapsule:clusters[0].agent.namespaces[1] \"prod-web\" starts with \"prod-\""},
+		}},
+		{"a cluster named like another and a dash", `[{"name": "shop", "pools": [{"name": "pool"}, {"name": "eu-big"}]}, {"name": "shop-eu"}]`, nil, [][]string{
+			{"kapsule:clusters[0].pools[1].name \"eu-big\" starts with \"eu-\", so its resources could share names with cluster \"shop-eu\"'s (kapsule:clusters[1].name)"},
+		}},
 		{"no pool", `[{"name": "a", "pools": []}]`, nil, [][]string{{"kapsule:clusters[0].pools is empty"}}},
 		{"autoscaling", `[{"name": "a", "pools": [{"name": "p", "size": 9, "autoscaling": {"min": 1, "max": 4}}, {"name": "q", "autoscaling": {"min": 3, "max": 0}}]}]`, nil, [][]string{
 			{"kapsule:clusters[0].pools[0].size 9 must be from kapsule:clusters[0].pools[0].autoscaling.min to kapsule:clusters[0].pools[0].autoscaling.max (1 to 4)"},

@@ -58,8 +58,45 @@ func (c *Config) checkClusters(p *problems, pn netip.Prefix) {
 		nodesKnown = nodesKnown && ok
 		checkClusterAgent(p, cl)
 	}
+	checkNamesApart(p, list)
 	if pn.IsValid() && nodesKnown {
 		c.checkCapacity(p, pn, nodes)
+	}
+}
+
+// checkNamesApart keeps the clusters' resource names apart. A cluster's
+// resources are named from its prefix ("" for the cluster named
+// DefaultClusterName, "<cluster>-" for the others; components.
+// ClusterResourceName) followed by a part that may be a pool's name or an
+// agent namespace ("kapsule-<prefix><pool>", "agent-<prefix>target-<ns>",
+// "agent-<prefix><ns>-<role>"). When one prefix extends another ("" and
+// "prod-", or "shop-" and "shop-eu-"), a part of the shorter's cluster that
+// starts with the rest ("prod-web", "eu-big") would name a resource twice,
+// which the engine refuses in the middle of an update.
+func checkNamesApart(p *problems, list []Cluster) {
+	prefix := func(c Cluster) string {
+		if c.IsDefault() {
+			return ""
+		}
+		return c.Name + "-"
+	}
+	for _, a := range list {
+		for _, b := range list {
+			rest, extends := strings.CutPrefix(prefix(b), prefix(a))
+			if a.index == b.index || b.Name == "" || !extends || rest == "" {
+				continue
+			}
+			for i, pool := range a.Pools {
+				if strings.HasPrefix(pool.Name, rest) {
+					p.add("%s %q starts with %q, so its resources could share names with cluster %q's (%s): rename the pool", a.PoolKey(i, "name"), pool.Name, rest, b.Name, b.Key("name"))
+				}
+			}
+			for i, ns := range a.Namespaces {
+				if strings.HasPrefix(ns, rest) || strings.HasPrefix("target-"+ns, rest) {
+					p.add("%s[%d] %q starts with %q, so the agent's resources could share names with cluster %q's (%s): use another namespace, or rename that cluster", a.Key("agent.namespaces"), i, ns, rest, b.Name, b.Key("name"))
+				}
+			}
+		}
 	}
 }
 
