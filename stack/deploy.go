@@ -17,9 +17,10 @@ func Deploy(ctx *pulumi.Context) error {
 	return nil
 }
 
-// Build declares Network, then GitLabHost and Kapsule side by side on it,
-// then the Agent that joins them and the GitOps demo that uses it, and
-// returns the stack outputs. Nothing is created when the configuration is
+// Build declares Network, then GitLabHost and every cluster (Kapsule, and
+// Flux with the demo) side by side on it, then the Agent that joins GitLab
+// to each cluster and each cluster's GitOps demo, and returns the stack
+// outputs. Nothing is created when the configuration is
 // invalid.
 func Build(ctx *pulumi.Context) (Outputs, error) {
 	cfg, err := config.Load(ctx, components.KapsuleReservedRanges...)
