@@ -18,7 +18,7 @@ import (
 )
 
 // Defaults of the inputs every resource has; the default timeout is each
-// resource's own (DefaultTimeout, DefaultAgentTimeout).
+// resource's own (DefaultTimeout, DefaultAgentTimeout, DefaultPipelineTimeout).
 const (
 	// DefaultTargetPort is GitLab's plain HTTP port.
 	DefaultTargetPort = 80
@@ -224,8 +224,8 @@ func validInputs[A resourceArgs[A]](resource string, args A) (A, error) {
 }
 
 // Diff sees the inputs as their declaration says: the pulumi tag names each
-// one, and diff:"replace" marks those whose change means another GitLab or
-// agent, so replaces the resource and waits again.
+// one, and diff:"replace" marks those whose change means another GitLab,
+// agent or pipeline, so replaces the resource and waits again.
 
 // inputField is one input as Diff sees it.
 type inputField struct {

@@ -17,13 +17,15 @@ import (
 
 // The resources' tokens, and a URN of each for requests made by hand.
 const (
-	token      = "gitlabwait:index:GitLabReady"
-	agentToken = "gitlabwait:index:AgentConnected"
+	token         = "gitlabwait:index:GitLabReady"
+	agentToken    = "gitlabwait:index:AgentConnected"
+	pipelineToken = "gitlabwait:index:PipelineSucceeded"
 )
 
 var (
-	urn      = presource.NewURN("test", "provider", "", token, "gitlab")
-	agentURN = presource.NewURN("test", "provider", "", agentToken, "agent")
+	urn         = presource.NewURN("test", "provider", "", token, "gitlab")
+	agentURN    = presource.NewURN("test", "provider", "", agentToken, "agent")
+	pipelineURN = presource.NewURN("test", "provider", "", pipelineToken, "pipeline")
 )
 
 // newServer serves the provider built with opts, as the engine talks to it.
@@ -90,6 +92,17 @@ func agentInputs(key, host string, port int, extra map[string]property.Value) pr
 	return property.NewMap(m)
 }
 
+// pipelineInputs are PipelineSucceeded's inputs: the shared ones, the
+// pipeline's (no sha), then extra.
+func pipelineInputs(key, host string, port int, extra map[string]property.Value) property.Map {
+	m := accessInputs(key, host, port)
+	m["token"] = property.New(patForTests).WithSecret(true)
+	m["projectPath"] = property.New("root/kubernetes-agent")
+	m["ref"] = property.New("main")
+	maps.Copy(m, extra)
+	return property.NewMap(m)
+}
+
 // fixture is one resource and its GitLab stand-in, for the tests that
 // drive both resources the same way.
 type fixture struct {
@@ -112,6 +125,13 @@ func readyFixture(codes ...int) fixture {
 func agentFixture(answers ...string) (fixture, *fakeGraphQL) {
 	g := &fakeGraphQL{answers: answers}
 	return fixture{name: "AgentConnected", urn: agentURN, gitlab: g, requests: &g.n, inputs: agentInputs}, g
+}
+
+// pipelineFixture is PipelineSucceeded, GitLab's pipelines changing through
+// states; requests counts the list requests, one an attempt.
+func pipelineFixture(states ...[]fakePipeline) (fixture, *fakePipelines) {
+	g := newFakePipelines(states...)
+	return fixture{name: "PipelineSucceeded", urn: pipelineURN, gitlab: g, requests: &g.lists, inputs: pipelineInputs}, g
 }
 
 // checkAndCreate checks and creates a resource, as the engine would.

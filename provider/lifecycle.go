@@ -9,7 +9,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/common/tokens"
 )
 
-// Both resources live the same way: Check applies the defaults and reports
+// Every resource lives the same way: Check applies the defaults and reports
 // invalid inputs by key; Create waits (a preview dials nothing and leaves
 // the outputs unknown); Diff replaces the resource, which waits again, when
 // an input marked diff:"replace" changes, and any other change is an Update
@@ -29,7 +29,8 @@ type waitResource[A, S any] interface {
 	infer.Annotated
 }
 
-// Both resources have every capability, and schema docs for their inputs and outputs.
+// The resources have every capability, and schema docs for their inputs and outputs
+// (PipelineSucceeded says so in its own file).
 var (
 	_ waitResource[GitLabReadyArgs, GitLabReadyState]       = (*GitLabReady)(nil)
 	_ waitResource[AgentConnectedArgs, AgentConnectedState] = (*AgentConnected)(nil)
@@ -173,7 +174,7 @@ func annotateResource(a infer.Annotator, r any, name tokens.TypeName, descriptio
 	a.Describe(r, description)
 }
 
-// Trusted is the output both resources record: the bastion host key their
+// Trusted is the output every resource records: the bastion host key their
 // wait trusted, which a refresh must see again unless a key is pinned.
 type Trusted struct {
 	// BastionHostKeyFingerprint is the bastion host key fingerprint trusted.

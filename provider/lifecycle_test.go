@@ -24,6 +24,9 @@ func TestLifecycle(t *testing.T) {
 	t.Parallel()
 	ready := readyFixture(502, 404, 200)
 	agent, gql := agentFixture(noProject, noAgent, noConn, connected)
+	// Pipeline 12 (shaB) is main's newest; pipeline 11 (shaA) is older.
+	pipeline, pipelines := pipelineFixture(noPipeline, running11, append(slices.Clone(success11),
+		fakePipeline{ID: 12, Ref: "main", Sha: shaB, Status: "success", FinishedAt: "2026-01-03T00:00:00.000Z"}))
 	for _, tc := range []struct {
 		fixture
 		// created and updated are the resource's own checks of the create and the timeout update.
@@ -62,6 +65,28 @@ func TestLifecycle(t *testing.T) {
 		},
 		updated: func(*testing.T, property.Map) {},
 		more:    func(func(map[string]property.Value) property.Map) []integration.Operation { return nil },
+	}, {
+		fixture: pipeline,
+		created: func(t *testing.T, out property.Map) {
+			assert.EqualValues(t, 3, pipelines.lists.Load(), "the create waited: no pipeline, running, success")
+			assert.EqualValues(t, 12, out.Get("pipelineId").AsNumber(), "main's newest pipeline")
+			assert.Equal(t, shaB, out.Get("commitSha").AsString())
+			assert.Equal(t, "success", out.Get("status").AsString())
+			assert.True(t, out.Get("token").Secret(), "the token stays a secret in state")
+		},
+		updated: func(t *testing.T, out property.Map) {
+			assert.EqualValues(t, 12, out.Get("pipelineId").AsNumber(), "outputs survive an update")
+		},
+		more: func(in func(extra map[string]property.Value) property.Map) []integration.Operation {
+			// A commit given (a new CI file) means waiting for its pipeline.
+			return []integration.Operation{{
+				Inputs: in(map[string]property.Value{"timeout": property.New("1h"), "sha": property.New(shaA)}),
+				Hook: func(_, out property.Map) {
+					assert.EqualValues(t, 4, pipelines.lists.Load(), "a replacement polls again")
+					assert.EqualValues(t, 11, out.Get("pipelineId").AsNumber(), "the commit's pipeline")
+				},
+			}}
+		},
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

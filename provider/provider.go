@@ -43,14 +43,14 @@ func New(opts Options) (p.Provider, error) {
 	if opts.Recheck == nil {
 		opts.Recheck = recheckFromEnv
 	}
-	// Both resources share their lifecycle, and so its seams.
-	gitlab, agent := &GitLabReady{}, &AgentConnected{}
-	gitlab.opts, agent.opts = opts, opts
+	// Every resource shares the lifecycle, and so its seams.
+	gitlab, agent, pipeline := &GitLabReady{}, &AgentConnected{}, &PipelineSucceeded{}
+	gitlab.opts, agent.opts, pipeline.opts = opts, opts, opts
 	return infer.NewProviderBuilder().
 		WithNamespace("gitlab-kapsule").
 		WithDisplayName("GitLab readiness").
-		WithDescription("Waits, through a Scaleway Public Gateway SSH bastion, until a private GitLab is ready and its Kubernetes agent connected.").
-		WithResources(infer.Resource(gitlab), infer.Resource(agent)).
+		WithDescription("Waits, through a Scaleway Public Gateway SSH bastion, until a private GitLab is ready, its Kubernetes agent connected and a CI pipeline succeeded.").
+		WithResources(infer.Resource(gitlab), infer.Resource(agent), infer.Resource(pipeline)).
 		Build()
 }
 

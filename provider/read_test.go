@@ -15,7 +15,8 @@ import (
 func TestReadRechecksOnlyWhenAsked(t *testing.T) {
 	t.Parallel()
 	agent, _ := agentFixture(connected, noConn)
-	for _, tc := range []fixture{readyFixture(200, 502), agent} {
+	pipeline, _ := pipelineFixture(success11, running11)
+	for _, tc := range []fixture{readyFixture(200, 502), agent, pipeline} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			recheck := false

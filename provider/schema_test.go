@@ -44,7 +44,7 @@ func TestSchemaGolden(t *testing.T) {
 // a program may pass: "required" and "secret" flags, and the default if any.
 func TestSchemaInputs(t *testing.T) {
 	t.Parallel()
-	// Inputs both resources take, under the same names.
+	// Inputs every resource takes, under the same names.
 	access := map[string]string{
 		"bastionHost":        "required",
 		"bastionPort":        "required",
@@ -80,6 +80,13 @@ func TestSchemaInputs(t *testing.T) {
 			"projectPath": "required",
 			"agentName":   "required",
 			"tokenId":     "",
+		}),
+		"gitlabwait:index:PipelineSucceeded": with(map[string]string{
+			"timeout":     `default "20m"`,
+			"token":       "required secret",
+			"projectPath": "required",
+			"ref":         "required",
+			"sha":         "",
 		}),
 	}
 

@@ -12,7 +12,7 @@ import (
 // attempt asks. waitFor repeats the attempt until it is done (Create); once
 // makes a single attempt (Read, on pulumi refresh).
 
-// answer is what one attempt learnt from GitLab (Status, AgentStatus).
+// answer is what one attempt learnt from GitLab (Status, AgentStatus, PipelineStatus).
 type answer interface {
 	// verdict says whether the wait is over and, if not, why.
 	verdict() (done bool, why string)
@@ -30,8 +30,11 @@ type poller[T answer] struct {
 	// whether retrying can help.
 	ask func(ctx context.Context) (T, error)
 	// timedOut is the error of a wait that runs out of time, but for what
-	// the wait fills in: Host, Timeout, Attempts and Last.
+	// the wait fills in: Host, Timeout, Attempts, Last and Seen.
 	timedOut TimeoutError
+	// seen, when set, says where the attempts so far point a person who
+	// must look (the pipeline's URL): the timeout error's Seen.
+	seen func() string
 }
 
 // Result is what a wait saw when it ended well.
@@ -91,6 +94,9 @@ func waitFor[T answer](ctx context.Context, s *Session, p poller[T]) (Result[T],
 		if !now.Before(deadline) {
 			e := p.timedOut
 			e.Host, e.Timeout, e.Attempts, e.Last = s.host, s.cfg.Timeout, attempt, last
+			if p.seen != nil {
+				e.Seen = p.seen()
+			}
 			return Result[T]{}, &e
 		}
 		if s.cfg.Progress != nil {
@@ -111,20 +117,36 @@ func (s *Session) describe(err error) string {
 }
 
 // once makes a single attempt of p, bounded like one attempt of a wait. A
-// permanent error is returned as is; a transient one, or an answer that is
-// not done, gives why: the reason to wait again.
+// permanent error is returned as is, but for a final answer (a pipeline that
+// failed), which is not done like a transient error or an answer that is
+// not done yet: they give why, the reason to wait again.
 func once[T answer](ctx context.Context, s *Session, p poller[T]) (res Result[T], done bool, why string, err error) {
 	actx, cancel := context.WithTimeout(ctx, s.w.attemptTimeout())
 	defer cancel()
 	st, err := p.ask(actx)
 	switch {
-	case IsPermanent(err):
+	case IsPermanent(err) && !isFinalAnswer(err):
 		return Result[T]{}, false, "", err
 	case err != nil:
 		return Result[T]{}, false, err.Error(), nil
 	}
 	done, why = st.verdict()
 	return result(s, st, 1), done, why, nil
+}
+
+// finalAnswer is implemented by the permanent errors that are GitLab's own
+// answer about what is waited for, such as a pipeline that failed, rather
+// than a failure to ask (a refused token or key): a wait stops at once, but
+// a refresh counts the answer as "not done", so the resource disappears and
+// the next up waits again, and fails the same way if nothing changed.
+type finalAnswer interface {
+	error
+	finalAnswer()
+}
+
+func isFinalAnswer(err error) bool {
+	var fa finalAnswer
+	return errors.As(err, &fa)
 }
 
 // reopen opens a session for a refresh of what a wait saw: unless a host key
@@ -139,7 +161,8 @@ func (w *Waiter) reopen(cfg Config, trusted string) (*Session, error) {
 // TimeoutError ends a wait that ran out of time: what GitLab did not show,
 // the last reason and where to look.
 type TimeoutError struct {
-	// Kind is what errors.Is matches: ErrNotReady or ErrAgentNotConnected.
+	// Kind is what errors.Is matches: ErrNotReady, ErrAgentNotConnected or
+	// ErrPipelineNotSucceeded.
 	Kind error
 	// What completes "GitLab at 10.0.0.10:80 ...", e.g. "was not ready".
 	What string
@@ -153,12 +176,18 @@ type TimeoutError struct {
 	Attempts int
 	// Last is why the last attempt was not done.
 	Last string
+	// Seen is where the attempts pointed, such as the pipeline's URL, or "".
+	Seen string
 }
 
 // Error says what was seen last and what to look at.
 func (e *TimeoutError) Error() string {
+	last := e.Last
+	if e.Seen != "" {
+		last += " (" + e.Seen + ")"
+	}
 	return fmt.Sprintf("GitLab at %s %s after %s (%d attempts), last: %s: %s, or raise timeout",
-		e.Host, e.What, e.Timeout, e.Attempts, e.Last, e.Hint)
+		e.Host, e.What, e.Timeout, e.Attempts, last, e.Hint)
 }
 
 // Is makes errors.Is(err, e.Kind) true.

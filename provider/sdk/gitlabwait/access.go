@@ -2,7 +2,7 @@ package gitlabwait
 
 import "github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
-// Access are the inputs both resources share: how to reach GitLab through
+// Access are the inputs every resource shares: how to reach GitLab through
 // the Public Gateway's SSH bastion, and how long to wait. Each resource's
 // Args embed it.
 type Access struct {

@@ -19,7 +19,7 @@ type mocks struct {
 
 func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.PropertyMap, error) {
 	switch args.TypeToken {
-	case GitLabReadyType, AgentConnectedType:
+	case GitLabReadyType, AgentConnectedType, PipelineSucceededType:
 		m.mu.Lock()
 		defer m.mu.Unlock()
 		m.inputs[args.TypeToken] = args.Inputs
@@ -44,9 +44,15 @@ func TestKeysAndTokensAreSecrets(t *testing.T) {
 		if _, err := NewGitLabReady(ctx, "ready", &GitLabReadyArgs{Access: access}); err != nil {
 			return err
 		}
-		_, err := NewAgentConnected(ctx, "agent", &AgentConnectedArgs{
+		if _, err := NewAgentConnected(ctx, "agent", &AgentConnectedArgs{
 			Access: access,
 			Token:  pulumi.String("glpat"), ProjectPath: pulumi.String("root/agent"), AgentName: pulumi.String("kapsule"),
+		}); err != nil {
+			return err
+		}
+		_, err := NewPipelineSucceeded(ctx, "pipeline", &PipelineSucceededArgs{
+			Access: access,
+			Token:  pulumi.String("glpat"), ProjectPath: pulumi.String("root/agent"), Ref: pulumi.String("main"),
 		})
 		return err
 	}, pulumi.WithMocks("project", "stack", m))
@@ -62,4 +68,10 @@ func TestKeysAndTokensAreSecrets(t *testing.T) {
 	assert.True(t, agent["privateKey"].IsSecret())
 	assert.True(t, agent["token"].IsSecret())
 	assert.Equal(t, "root/agent", agent["projectPath"].StringValue())
+
+	pipeline := m.inputs[PipelineSucceededType]
+	assert.True(t, pipeline["privateKey"].IsSecret())
+	assert.True(t, pipeline["token"].IsSecret())
+	assert.Equal(t, "main", pipeline["ref"].StringValue())
+	assert.NotContains(t, pipeline, resource.PropertyKey("sha"), "an unset sha stays unset")
 }

@@ -8,7 +8,7 @@ import (
 )
 
 // The SDK's struct marshaller sees only an Args struct's top-level fields,
-// so the inputs both resources share could not be one embedded struct
+// so the inputs every resource shares could not be one embedded struct
 // (Access). inputs flattens an Args into the property map RegisterResource
 // also takes, each property named once, by its field's pulumi tag.
 
