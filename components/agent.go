@@ -53,6 +53,9 @@ type AgentArgs struct {
 	// FluxNamespace is where Flux's webhook receiver listens for agentk's
 	// push notifications; config.FluxNamespace when empty.
 	FluxNamespace string
+	// CIAccessProjects are the projects (full paths) whose CI jobs may use
+	// every agent besides the configuration project (agent:ciAccessProjects).
+	CIAccessProjects []string
 
 	// TLS says GitLab serves HTTPS and KAS grpcs:// with the private CA.
 	TLS bool
@@ -122,6 +125,9 @@ type ClusterAgent struct {
 	ConnectedAt pulumi.StringOutput
 	// ConfigFile is the agent's config.yaml commit.
 	ConfigFile *gitlab.RepositoryFile
+	// Connected is the wait until GitLab lists the agent as connected:
+	// whatever deploys through the agent (CI jobs) waits for it.
+	Connected pulumi.Resource
 }
 
 // Agent is the GitLab agent for Kubernetes of every cluster: one
@@ -262,7 +268,7 @@ func NewAgent(ctx *pulumi.Context, name string, args *AgentArgs, opts ...pulumi.
 func declareClusterAgent(ctx *pulumi.Context, prefix string, a *AgentArgs, c AgentCluster, project *gitlab.Project,
 	commitsBefore []pulumi.Resource, comp *Agent, onGitLab []pulumi.ResourceOption) (*ClusterAgent, error) {
 	content := project.PathWithNamespace.ApplyT(func(path string) (string, error) {
-		return RenderAgentConfig(path, c.Namespaces, a.FluxNamespace)
+		return RenderAgentConfig(path, c.Namespaces, a.FluxNamespace, a.CIAccessProjects...)
 	}).(pulumi.StringOutput)
 	file, err := gitlab.NewRepositoryFile(ctx, prefix+"-config", &gitlab.RepositoryFileArgs{
 		Project:       project.ID().ToStringOutput(),
@@ -322,6 +328,7 @@ func declareClusterAgent(ctx *pulumi.Context, prefix string, a *AgentArgs, c Age
 		KubeContext: pulumi.Sprintf("%s:%s", project.PathWithNamespace, agent.Name),
 		ConnectedAt: connected.ConnectedAt,
 		ConfigFile:  file,
+		Connected:   connected,
 	}, nil
 }
 

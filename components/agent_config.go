@@ -48,18 +48,22 @@ func AgentConfigPath(agentName string) string {
 }
 
 // RenderAgentConfig returns the configuration file of an agent whose
-// configuration project is projectPath: CI jobs of that project may use the
-// agent, in the first of namespaces by default, and push notifications go to
-// the webhook receiver of Flux in fluxNamespace (named explicitly, though in
-// flux-system it is GitLab's default, so the GitOps demo's path is visible in
-// the file).
-func RenderAgentConfig(projectPath string, namespaces []string, fluxNamespace string) (string, error) {
-	p := AgentCIProject{ID: projectPath}
-	if len(namespaces) > 0 {
-		p.DefaultNamespace = namespaces[0]
+// configuration project is projectPath: CI jobs of that project and of
+// ciProjects (agent:ciAccessProjects) may use the agent, in the first of
+// namespaces by default, and push notifications go to the webhook receiver
+// of Flux in fluxNamespace (named explicitly, though in flux-system it is
+// GitLab's default, so the GitOps demo's path is visible in the file).
+func RenderAgentConfig(projectPath string, namespaces []string, fluxNamespace string, ciProjects ...string) (string, error) {
+	var projects []AgentCIProject
+	for _, id := range append([]string{projectPath}, ciProjects...) {
+		p := AgentCIProject{ID: id}
+		if len(namespaces) > 0 {
+			p.DefaultNamespace = namespaces[0]
+		}
+		projects = append(projects, p)
 	}
 	out, err := yaml.Marshal(AgentConfigFile{
-		CIAccess: &AgentCIAccess{Projects: []AgentCIProject{p}},
+		CIAccess: &AgentCIAccess{Projects: projects},
 		Flux:     &AgentFlux{WebhookReceiverURL: FluxWebhookReceiverURL(fluxNamespace)},
 	})
 	if err != nil {

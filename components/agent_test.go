@@ -115,6 +115,13 @@ func TestAgentConfigUsesOnlySchemaKeys(t *testing.T) {
 	assert.Equal(t, ".gitlab/agents/kapsule/config.yaml", AgentConfigPath("kapsule"))
 	assert.Equal(t, "http://webhook-receiver.flux-system.svc.cluster.local", parsed.Flux.WebhookReceiverURL,
 		"in flux-system, GitLab's documented default")
+	shared, err := RenderAgentConfig("root/kubernetes-agent", []string{"shop"}, config.FluxNamespace, "team/app")
+	require.NoError(t, err)
+	var withProjects AgentConfigFile
+	require.NoError(t, yaml.Unmarshal([]byte(shared), &withProjects))
+	assert.Equal(t, []AgentCIProject{{ID: "root/kubernetes-agent", DefaultNamespace: "shop"}, {ID: "team/app", DefaultNamespace: "shop"}},
+		withProjects.CIAccess.Projects, "agent:ciAccessProjects adds projects after the configuration project")
+
 	other, err := RenderAgentConfig("root/kubernetes-agent", nil, "flux")
 	require.NoError(t, err)
 	assert.Contains(t, other, "webhook_receiver_url: http://webhook-receiver.flux.svc.cluster.local", "the receiver follows Flux's namespace")

@@ -14,6 +14,9 @@ var (
 	dnsLabel     = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
 	chartVersion = regexp.MustCompile(`^\d+\.\d+\.\d+$`)
 	agentkTag    = regexp.MustCompile(`^v(\d+)\.(\d+)\.(\d+)(-rc\d+)?$`)
+	// projectPath is a GitLab project's full path: a namespace (a group and
+	// its subgroups, or a user) and the project's path.
+	projectPath = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*(/[A-Za-z0-9][A-Za-z0-9_.-]*)+$`)
 	// systemNamespaces belong to Kubernetes itself: the agent deploys nothing there.
 	systemNamespaces = []string{"kube-system", "kube-public", "kube-node-lease"}
 )
@@ -70,6 +73,19 @@ func (c *Config) checkAgent(p *problems) {
 		if am != gm || an < gn-1 || an > gn+1 {
 			p.add("agent:imageTag %q is too far from gitlabHost:version %q: agentk works with KAS of the same minor release or one either side; use %s, the agentk release of that GitLab (or another v%d.%d.x)", a.ImageTag, c.GitLab.Version, example, gm, gn)
 		}
+	}
+	seen := map[string]bool{}
+	for i, path := range a.CIAccessProjects {
+		if !p.read("agent:ciAccessProjects") {
+			break
+		}
+		switch {
+		case !projectPath.MatchString(path):
+			p.add("agent:ciAccessProjects[%d] %q is not a project's full path: write it as group/project (as in the project's URL)", i, path)
+		case seen[path]:
+			p.add("agent:ciAccessProjects[%d] %q is listed twice: remove one", i, path)
+		}
+		seen[path] = true
 	}
 	if tp := a.TunnelPort; p.read("agent:tunnelPort") && (tp < 1024 || tp > 65535) {
 		p.add("agent:tunnelPort %d must be an unprivileged local port from 1024 to 65535 (the default is %d)", tp, Defaults().Agent.TunnelPort)

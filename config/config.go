@@ -24,6 +24,8 @@ type Config struct {
 	GitOps  GitOps
 	// Clusters is kapsule:clusters, the list form; nil in the one-cluster form.
 	Clusters []Cluster
+	// Runner is the GitLab Runner of every cluster.
+	Runner Runner
 }
 
 // Network configures the private network and its Public Gateway.
@@ -96,6 +98,10 @@ type Agent struct {
 	ChartVersion string
 	// ImageTag pins the agentk image (agent:imageTag), e.g. "v18.5.1".
 	ImageTag string
+	// CIAccessProjects are the projects, by full path, whose CI jobs may use
+	// every agent's context besides the agents' configuration project
+	// (agent:ciAccessProjects); the program writes the agents' config files.
+	CIAccessProjects []string
 	// TunnelPort is the fixed loopback port of the program's SSH tunnel to
 	// GitLab's HTTPS port (agent:tunnelPort); the GitLab provider's base URL
 	// points at it, so it must stay the same from run to run.
@@ -140,6 +146,13 @@ func Defaults() Config {
 			ChartVersion: "2.20.1",
 			ImageTag:     "v18.5.2",
 			TunnelPort:   18443,
+		},
+		Runner: Runner{
+			Enabled: true,
+			// Chart 0.82.0 ships GitLab Runner 18.5.0, the runner of GitLab
+			// 18.5 (runnerChartShips).
+			ChartVersion: "0.82.0",
+			Concurrency:  4,
 		},
 		GitOps: GitOps{
 			Enabled:          true,

@@ -58,6 +58,13 @@ func Load(ctx *pulumi.Context, reserved ...ReservedRange) (*Config, error) {
 	r.str("agent", "chartVersion", &c.Agent.ChartVersion)
 	r.str("agent", "imageTag", &c.Agent.ImageTag)
 	r.integer("agent", "tunnelPort", &c.Agent.TunnelPort)
+	r.list("agent", "ciAccessProjects", "group/project", &c.Agent.CIAccessProjects)
+
+	r.boolean("runner", "enabled", &c.Runner.Enabled)
+	r.str("runner", "chartVersion", &c.Runner.ChartVersion)
+	r.integer("runner", "concurrency", &c.Runner.Concurrency)
+	r.list("runner", "tags", "kapsule", &c.Runner.Tags)
+	r.boolean("runner", "privileged", &c.Runner.Privileged)
 
 	r.boolean("gitops", "enabled", &c.GitOps.Enabled)
 	r.str("gitops", "fluxChartVersion", &c.GitOps.FluxChartVersion)

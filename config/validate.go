@@ -127,6 +127,7 @@ func (c *Config) problems(unread map[string]bool, reserved []ReservedRange) []er
 	c.checkGitLab(p, pn)
 	c.checkClusters(p, pn)
 	c.checkAgent(p)
+	c.checkRunner(p)
 	c.checkGitOps(p)
 	return p.errs
 }

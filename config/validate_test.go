@@ -152,11 +152,15 @@ func TestSuggestionsPassTheirOwnRule(t *testing.T) {
 		{"gitlab too old", func(c *Config) { c.GitLab.Version = "16.11.2-ce.0" }, `e\.g\. "([^"]+)"`, func(c *Config, v string) { c.GitLab.Version = v }},
 		{"gitlab too old, ee", func(c *Config) { c.GitLab.Edition, c.GitLab.Version = "ee", "16.11.2-ee.0" }, `e\.g\. "([^"]+)"`, func(c *Config, v string) { c.GitLab.Version = v }},
 		{"gitlab version format, ee", func(c *Config) { c.GitLab.Edition, c.GitLab.Version = "ee", "latest" }, `such as "([^"]+)"`, func(c *Config, v string) { c.GitLab.Version = v }},
-		{"image tag too far", func(c *Config) { c.GitLab.Version, c.Agent.ChartVersion = "17.4.1-ce.0", "2.4.0" }, `agent:imageTag.*use (v[0-9.]+),`, func(c *Config, v string) { c.Agent.ImageTag = v }},
+		// Charts the pair tables do not list, so only the agentk tag is judged.
+		{"image tag too far", func(c *Config) {
+			c.GitLab.Version, c.Agent.ChartVersion, c.Runner.ChartVersion = "17.4.1-ce.0", "2.4.0", "0.69.0"
+		}, `agent:imageTag.*use (v[0-9.]+),`, func(c *Config, v string) { c.Agent.ImageTag = v }},
 		{"image tag format", func(c *Config) {
-			c.GitLab.Version, c.Agent.ChartVersion = "17.4.1-ce.0", "2.4.0"
+			c.GitLab.Version, c.Agent.ChartVersion, c.Runner.ChartVersion = "17.4.1-ce.0", "2.4.0", "0.69.0"
 			c.Agent.ImageTag = "x"
 		}, `agent:imageTag.*such as "([^"]+)"`, func(c *Config, v string) { c.Agent.ImageTag = v }},
+		{"runner chart of another GitLab", func(c *Config) { c.Runner.ChartVersion = "0.83.3" }, `use the chart of GitLab's minor release \(([0-9.]+) for`, func(c *Config, v string) { c.Runner.ChartVersion = v }},
 		{"network too small", func(c *Config) { c.Kapsule.Size = 150 }, `such as ([0-9./]+)$`, func(c *Config, v string) { c.Network.CIDR = v }},
 		{"network host bits", func(c *Config) { c.Network.CIDR = "10.0.0.5/24" }, `use ([0-9./]+)$`, func(c *Config, v string) { c.Network.CIDR = v }},
 		{"api cidr host bits", func(c *Config) { c.Kapsule.APIAllowedCIDRs = []string{"10.1.2.3/16"} }, `use ([0-9./]+),`, func(c *Config, v string) { c.Kapsule.APIAllowedCIDRs = []string{v} }},
@@ -204,7 +208,8 @@ func TestValidateAcceptsGoodValues(t *testing.T) {
 			assert.NoError(t, c.Validate())
 		}
 	}
-	c.GitLab.Edition, c.GitLab.Version, c.Agent.ImageTag = "ee", "17.0.0-ee.0", "v17.1.0"
+	// 0.64.0: a runner chart the pair table does not list.
+	c.GitLab.Edition, c.GitLab.Version, c.Agent.ImageTag, c.Runner.ChartVersion = "ee", "17.0.0-ee.0", "v17.1.0", "0.64.0"
 	assert.NoError(t, c.Validate(), "17.0 is the oldest GitLab; agentk one minor ahead")
 	c.Kapsule.Size = kapsuleMaxNodes
 	c.Network.CIDR = "10.0.0.0/23"

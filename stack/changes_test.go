@@ -26,17 +26,18 @@ func TestEachKeyTouchesOnlyItsResources(t *testing.T) {
 		touched    []string
 	}{
 		{"agent:chartVersion", "2.20.2", []string{"agent-release"}},
+		{"agent:ciAccessProjects", `["team/app"]`, []string{"agent-config"}},
 		{"agent:clusterAdmin", "true", []string{"+agent-cluster-admin"}},
 		{"agent:imageTag", "v18.5.3", []string{"agent-release"}},
-		{"agent:name", "other", []string{"agent-config", "agent-connected", "agent-registration"}},
+		{"agent:name", "other", []string{"agent-config", "agent-connected", "agent-registration", "pipeline-file"}},
 		{"agent:namespaces", `["gitops-demo","web"]`, []string{"+agent-target-web", "+agent-web-gitlab-agent-deployer", "+agent-web-gitlab-agent-deployer-binding"}},
 		{"agent:tunnelPort", "18444", []string{"agent-gitlab"}},
 		{"gitlabHost:diskSizeGb", "80", []string{"gitlab-server"}},
 		{"gitlabHost:image", "ubuntu_jammy", []string{"gitlab-server"}},
 		{"gitlabHost:instanceType", "POP2-4C-16G", []string{"gitlab-server"}},
-		{"gitlabHost:privateIp", "10.0.0.20", []string{"agent-connected", "agent-release", "gitlab-ready", "gitlab-server", "gitlab-tls-csr", "gitops-source", "network-gitlab-ip"}},
+		{"gitlabHost:privateIp", "10.0.0.20", []string{"agent-connected", "agent-release", "gitlab-ready", "gitlab-server", "gitlab-tls-csr", "gitops-source", "network-gitlab-ip", "pipeline-succeeded", "runner-ca-secret", "runner-release"}},
 		{"gitlabHost:rootPassword", "another long password", []string{"gitlab-server"}},
-		{"gitlabHost:tls", "false", []string{"-gitlab-ca", "-gitlab-ca-key", "-gitlab-tls-cert", "-gitlab-tls-csr", "-gitlab-tls-key", "agent-connected", "agent-gitlab", "agent-release", "gitlab-ready", "gitlab-server", "gitops-auth", "gitops-source"}},
+		{"gitlabHost:tls", "false", []string{"-gitlab-ca", "-gitlab-ca-key", "-gitlab-tls-cert", "-gitlab-tls-csr", "-gitlab-tls-key", "-runner-ca-secret", "agent-connected", "agent-gitlab", "agent-release", "gitlab-ready", "gitlab-server", "gitops-auth", "gitops-source", "pipeline-file", "pipeline-succeeded", "runner-release"}},
 		{"gitlabHost:version", "18.5.3-ce.0", []string{"gitlab-server"}},
 		{"gitops:enabled", "false", []string{"-flux", "-flux-flux-system-gitlab-agent-flux-receiver", "-flux-flux-system-gitlab-agent-flux-receiver-binding", "-flux-gitlab-agent-flux-reader", "-flux-gitlab-agent-flux-reader-binding", "-flux-namespace", "-flux-release", "-gitops", "-gitops-auth", "-gitops-deploy-token", "-gitops-file-deployment", "-gitops-file-kustomization", "-gitops-file-service", "-gitops-source", "-gitops-sync"}},
 		{"gitops:fluxChartVersion", "2.17.1", []string{"flux-release"}},
@@ -48,9 +49,14 @@ func TestEachKeyTouchesOnlyItsResources(t *testing.T) {
 		{"kapsule:size", "3", []string{"kapsule-pool"}},
 		{"kapsule:version", "1.37", []string{"kapsule-cluster"}},
 		{"network:allowedIpRanges", `["51.15.9.0/24"]`, []string{"network-gateway"}},
-		{"network:bastionPort", "2222", []string{"agent-connected", "gitlab-ready", "network-gateway"}},
-		{"network:cidr", "10.1.0.0/24", []string{"agent-connected", "agent-release", "gitlab-ready", "gitlab-server", "gitlab-tls-csr", "gitops-source", "network-gitlab-ip", "network-pn"}},
+		{"network:bastionPort", "2222", []string{"agent-connected", "gitlab-ready", "network-gateway", "pipeline-succeeded"}},
+		{"network:cidr", "10.1.0.0/24", []string{"agent-connected", "agent-release", "gitlab-ready", "gitlab-server", "gitlab-tls-csr", "gitops-source", "network-gitlab-ip", "network-pn", "pipeline-succeeded", "runner-ca-secret", "runner-release"}},
 		{"network:sshPublicKey", "", []string{"-network-operator-ssh-key", "network-gateway"}},
+		{"runner:chartVersion", "0.82.1", []string{"runner-release"}}, // a release runnerChartShips does not know
+		{"runner:concurrency", "8", []string{"runner-release"}},
+		{"runner:enabled", "false", []string{"-pipeline", "-pipeline-file", "-pipeline-succeeded", "-runner", "-runner-ca-secret", "-runner-gitlab-runner", "-runner-gitlab-runner-gitlab-runner", "-runner-gitlab-runner-gitlab-runner-binding", "-runner-gitlab-runner-job", "-runner-namespace", "-runner-registration", "-runner-release", "-runner-token-secret"}},
+		{"runner:privileged", "true", []string{"runner-release"}},
+		{"runner:tags", `["gpu"]`, []string{"runner-registration"}},
 		{"scaleway:zone", "fr-par-2", []string{"gitlab-nic", "gitlab-server", "gitlab-sg", "network-gateway", "network-gateway-ip", "network-gateway-network"}},
 	} {
 		t.Run(tc.key, func(t *testing.T) {

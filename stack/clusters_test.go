@@ -48,7 +48,9 @@ func TestEveryClusterGetsItsOwn(t *testing.T) {
 			assert.Equal(t, n, count("gitlab:index/clusterAgentToken:ClusterAgentToken"))
 			assert.Equal(t, n, count("gitlabwait:index:AgentConnected"))
 			assert.Equal(t, n, count("gitlab:index/deployToken:DeployToken"))
-			assert.Equal(t, 2*n, count("kubernetes:helm.sh/v3:Release"), "agentk and Flux in each")
+			assert.Equal(t, 3*n, count("kubernetes:helm.sh/v3:Release"), "agentk, Flux and the runner in each")
+			assert.Equal(t, n, count("gitlab:index/userRunner:UserRunner"))
+			assert.Equal(t, 1, count("gitlabwait:index:PipelineSucceeded"), "one pipeline deploys to every cluster")
 			assert.Equal(t, 1, count("pulumi:providers:gitlab"))
 			assert.Equal(t, 1, count("gitlab:index/project:Project"))
 
@@ -84,7 +86,7 @@ func TestClustersAreNotCrossWired(t *testing.T) {
 	c := mustRun(t, clusterList(names...)).cloud
 	clusterOf := func(logical string) string {
 		for _, n := range names {
-			for _, base := range []string{"kapsule", "agent", "flux", "gitops"} {
+			for _, base := range []string{"kapsule", "agent", "flux", "gitops", "runner"} {
 				if p := components.ClusterResourceName(base, n); logical == p || strings.HasPrefix(logical, p+"-") {
 					return n
 				}
@@ -148,9 +150,18 @@ func TestAddingAClusterTouchesNoOther(t *testing.T) {
 	three := byURN(record(t, mustRun(t, clusterList("staging", "prod", "edge"))))
 	withoutProd := byURN(record(t, mustRun(t, clusterList("staging", "edge"))))
 
+	// The demo pipeline is the one resource all clusters share: its file
+	// gains edge's job (and the wait its commit).
+	shared := func(urn string) bool { return strings.Contains(urn, "::gitlab-kapsule:index:CIPipeline$") }
 	for urn, r := range two {
+		if shared(urn) {
+			continue
+		}
 		assert.Equal(t, r, three[urn], "adding edge changes %s", urn)
 	}
+	pipelineFile := "urn:pulumi:dev::gitlab-kapsule::gitlab-kapsule:index:CIPipeline$gitlab:index/repositoryFile:RepositoryFile::pipeline-file"
+	assert.NotContains(t, string(two[pipelineFile].Inputs), "deploy-edge")
+	assert.Contains(t, string(three[pipelineFile].Inputs), "deploy-edge", "the pipeline deploys to edge too")
 	var added []string
 	for urn := range three {
 		if _, ok := two[urn]; !ok {
@@ -159,10 +170,13 @@ func TestAddingAClusterTouchesNoOther(t *testing.T) {
 	}
 	assert.NotEmpty(t, added)
 	for _, urn := range added {
-		assert.Regexp(t, `::(kapsule|agent|flux|gitops)-edge\b`, urn, "adding edge adds only edge's resources")
+		assert.Regexp(t, `::(kapsule|agent|flux|gitops|runner)-edge\b`, urn, "adding edge adds only edge's resources")
 	}
 
 	for urn, r := range three {
+		if shared(urn) {
+			continue
+		}
 		if strings.Contains(urn, "-prod") {
 			assert.NotContains(t, withoutProd, urn, "removing prod removes %s", urn)
 			continue
@@ -222,7 +236,8 @@ func TestEachClusterFieldTouchesOnlyItsCluster(t *testing.T) {
 		{"pool autoscaling", `, "pools": [{"name": "pool", "autoscaling": {"min": 2, "max": 6}}]`, []string{"kapsule-prod-pool"}},
 		{"another pool", `, "pools": [{"name": "pool"}, {"name": "big", "nodeType": "PRO2-M"}]`, []string{"+kapsule-prod-big"}},
 		{"access list", `, "apiAllowedCidrs": ["51.15.8.8/32"]`, []string{"+kapsule-prod-acl"}},
-		{"agent name", `, "agent": {"name": "production"}`, []string{"agent-prod-config", "agent-prod-connected", "agent-prod-registration"}},
+		// The pipeline's file names each agent's context.
+		{"agent name", `, "agent": {"name": "production"}`, []string{"agent-prod-config", "agent-prod-connected", "agent-prod-registration", "pipeline-file"}},
 		{"agent namespaces", `, "agent": {"namespaces": ["gitops-demo", "web"]}`, []string{"+agent-prod-target-web", "+agent-prod-web-gitlab-agent-deployer", "+agent-prod-web-gitlab-agent-deployer-binding"}},
 		{"no demo", `, "gitops": false`, nil},
 	} {

@@ -163,6 +163,7 @@ func Build(ctx *pulumi.Context) (Outputs, error) {
 		TunnelPort:           cfg.Agent.TunnelPort,
 		AgentNamespace:       config.AgentNamespace,
 		FluxNamespace:        config.FluxNamespace,
+		CIAccessProjects:     cfg.Agent.CIAccessProjects,
 		TLS:                  cfg.GitLab.TLS,
 		GitLabURL:            gitlab.URL,
 		PrivateIP:            gitlab.PrivateIP,
@@ -229,6 +230,67 @@ func Build(ctx *pulumi.Context) (Outputs, error) {
 		perCluster[i][DemoCheckCommand] = demo.CheckCommand
 		perCluster[i][DemoManifestsURL] = demo.ManifestsURL
 	}
+	if cfg.Runner.Enabled {
+		pipeline, err := declareCI(ctx, cfg, clusters, kapsules, agent, gitlab, net, commitAfter, perCluster)
+		if err != nil {
+			return nil, err
+		}
+		outputs[PipelineURL] = pipeline.PipelineURL
+	}
 	outputs.addClusters(cfg, clusters, perCluster)
 	return outputs, nil
+}
+
+// declareCI installs a runner in every cluster, side by side with the
+// agents, then commits the demo pipeline, whose jobs deploy through every
+// agent, once every agent is connected and every runner installed, and
+// waits until the pipeline succeeded. Its commit follows commitAfter.
+func declareCI(ctx *pulumi.Context, cfg *config.Config, clusters []config.Cluster, kapsules []*components.Kapsule,
+	agent *components.Agent, gitlab *components.GitLabHost, net *components.Network, commitAfter []pulumi.Resource,
+	perCluster []Outputs) (*components.CIPipeline, error) {
+	var jobs []components.CIJobArgs
+	runAfter := []pulumi.Resource{}
+	for i, cl := range clusters {
+		runner, err := components.NewRunner(ctx, components.ClusterResourceName("runner", cl.Name), &components.RunnerArgs{
+			Cluster:            cl.Name,
+			ChartVersion:       cfg.Runner.ChartVersion,
+			Concurrency:        cfg.Runner.Concurrency,
+			Tags:               cfg.Runner.Tags,
+			Privileged:         cfg.Runner.Privileged,
+			Namespace:          config.RunnerNamespace,
+			GitLabURL:          gitlab.URL,
+			TLS:                cfg.GitLab.TLS,
+			CACert:             gitlab.CACert,
+			GitLabProvider:     agent.GitLabProvider,
+			KubernetesProvider: kapsules[i].Provider,
+			NodePoolID:         kapsules[i].NodePoolID,
+		})
+		if err != nil {
+			return nil, err
+		}
+		// The job deploys where the agent's ci_access points its context.
+		namespace := "default"
+		if len(cl.Namespaces) > 0 {
+			namespace = cl.Namespaces[0]
+		}
+		ca := agent.Clusters[cl.Name]
+		jobs = append(jobs, components.CIJobArgs{Cluster: cl.Name, KubeContext: ca.KubeContext, Namespace: namespace})
+		runAfter = append(runAfter, ca.Connected, runner.Release)
+		perCluster[i][RunnerID] = runner.RunnerID
+		perCluster[i][CINamespace] = pulumi.String(namespace)
+	}
+	return components.NewCIPipeline(ctx, "pipeline", &components.CIPipelineArgs{
+		GitLabProvider:       agent.GitLabProvider,
+		Project:              agent.ConfigProject,
+		Jobs:                 jobs,
+		CommitAfter:          commitAfter,
+		RunAfter:             runAfter,
+		TLS:                  cfg.GitLab.TLS,
+		CACert:               gitlab.CACert,
+		BastionHost:          net.GatewayIP,
+		BastionPort:          cfg.Network.BastionPort,
+		AutomationPrivateKey: net.AutomationPrivateKey,
+		PrivateIP:            gitlab.PrivateIP,
+		Token:                gitlab.AdminToken,
+	})
 }

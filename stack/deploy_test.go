@@ -114,14 +114,25 @@ func TestProgramCreatesTheExpectedResources(t *testing.T) {
 		{"without TLS", map[string]string{"gitlabHost:tls": "false"}, map[string]int{
 			"scaleway:iam/sshKey:SshKey": 1, "scaleway:kubernetes/acl:Acl": 0, "random:index/randomPassword:RandomPassword": 2,
 			"tls:index/privateKey:PrivateKey": 1,
+			"kubernetes:core/v1:Secret":       1 + 1 + 1, // the runner needs no CA
+		}},
+		{"without the runner", map[string]string{"runner:enabled": "false"}, map[string]int{
+			"scaleway:iam/sshKey:SshKey": 1, "scaleway:kubernetes/acl:Acl": 0, "random:index/randomPassword:RandomPassword": 2,
+			"tls:index/privateKey:PrivateKey": 3, "tls:index/selfSignedCert:SelfSignedCert": 1,
+			"tls:index/certRequest:CertRequest": 1, "tls:index/locallySignedCert:LocallySignedCert": 1,
+			"gitlab-kapsule:index:Runner": 0, "gitlab-kapsule:index:CIPipeline": 0, "gitlab:index/userRunner:UserRunner": 0,
+			"gitlabwait:index:PipelineSucceeded": 0, "kubernetes:core/v1:ServiceAccount": 0,
+			"gitlab:index/repositoryFile:RepositoryFile": 1 + 3, "kubernetes:core/v1:Namespace": 2 + 1, "kubernetes:core/v1:Secret": 1 + 1,
+			"kubernetes:rbac.authorization.k8s.io/v1:Role": 2 + 1, "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding": 2 + 1,
+			"kubernetes:helm.sh/v3:Release": 1 + 1,
 		}},
 		{"without the GitOps demo", map[string]string{"gitops:enabled": "false"}, map[string]int{
 			"scaleway:iam/sshKey:SshKey": 1, "scaleway:kubernetes/acl:Acl": 0, "random:index/randomPassword:RandomPassword": 2,
 			"tls:index/privateKey:PrivateKey": 3, "tls:index/selfSignedCert:SelfSignedCert": 1,
 			"tls:index/certRequest:CertRequest": 1, "tls:index/locallySignedCert:LocallySignedCert": 1,
-			"gitlab:index/repositoryFile:RepositoryFile": 1, "kubernetes:core/v1:Namespace": 2, "kubernetes:core/v1:Secret": 1,
-			"kubernetes:rbac.authorization.k8s.io/v1:Role": 2, "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding": 2,
-			"kubernetes:helm.sh/v3:Release": 1, "gitlab-kapsule:index:GitOpsDemo": 0, "gitlab:index/deployToken:DeployToken": 0,
+			"gitlab:index/repositoryFile:RepositoryFile": 1 + 1, "kubernetes:core/v1:Namespace": 2 + 1, "kubernetes:core/v1:Secret": 1 + 2,
+			"kubernetes:rbac.authorization.k8s.io/v1:Role": 2 + 1, "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding": 2 + 1,
+			"kubernetes:helm.sh/v3:Release": 1 + 1, "gitlab-kapsule:index:GitOpsDemo": 0, "gitlab:index/deployToken:DeployToken": 0,
 			"kubernetes:source.toolkit.fluxcd.io/v1:GitRepository": 0, "kubernetes:kustomize.toolkit.fluxcd.io/v1:Kustomization": 0,
 			"gitlab-kapsule:index:Flux": 0, "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole": 0,
 			"kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding": 0,
@@ -147,15 +158,23 @@ func TestProgramCreatesTheExpectedResources(t *testing.T) {
 		"gitlab-kapsule:index:Agent":                          1,
 		"pulumi:providers:gitlab":                             1,
 		"gitlab:index/project:Project":                        1,
-		"gitlab:index/repositoryFile:RepositoryFile":          1 + 3,
+		"gitlab:index/repositoryFile:RepositoryFile":          1 + 3 + 1,
 		"gitlab:index/clusterAgent:ClusterAgent":              1,
 		"gitlab:index/clusterAgentToken:ClusterAgentToken":    1,
-		"kubernetes:core/v1:Namespace":                        2 + 1,
-		"kubernetes:core/v1:Secret":                           1 + 1,
-		"kubernetes:rbac.authorization.k8s.io/v1:Role":        2 + 1,
-		"kubernetes:rbac.authorization.k8s.io/v1:RoleBinding": 2 + 1,
-		"kubernetes:helm.sh/v3:Release":                       1 + 1,
+		"kubernetes:core/v1:Namespace":                        2 + 1 + 1,
+		"kubernetes:core/v1:Secret":                           1 + 1 + 2,
+		"kubernetes:rbac.authorization.k8s.io/v1:Role":        2 + 1 + 1,
+		"kubernetes:rbac.authorization.k8s.io/v1:RoleBinding": 2 + 1 + 1,
+		"kubernetes:helm.sh/v3:Release":                       1 + 1 + 1,
 		"gitlabwait:index:AgentConnected":                     1,
+		// The runner (components/runner.go), the last "+ n" above: its
+		// namespace, token and CA Secrets, Role, release, and these; and the
+		// demo pipeline (components/pipeline.go): its CI file and the wait.
+		"gitlab-kapsule:index:Runner":        1,
+		"gitlab:index/userRunner:UserRunner": 1,
+		"kubernetes:core/v1:ServiceAccount":  2,
+		"gitlab-kapsule:index:CIPipeline":    1,
+		"gitlabwait:index:PipelineSucceeded": 1,
 		// The GitOps demo (components/gitopsdemo.go), the "+ n" above: three
 		// manifests, Flux's namespace, its release, the token Secret, agentk's
 		// receiver Role, and these.

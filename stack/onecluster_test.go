@@ -3,12 +3,16 @@ package stack_test
 import (
 	"encoding/json"
 	"flag"
+	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/gitlab-kapsule/gitlab-kapsule/internal/mockcloud"
+	"github.com/gitlab-kapsule/gitlab-kapsule/stack"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -40,7 +44,11 @@ type recorded struct {
 // TestOneClusterStacksKeepTheirResources runs the one-cluster
 // configurations of before the list of clusters and compares every
 // registration and output name with what that program registered: an
-// existing one-cluster stack previews with no change.
+// existing one-cluster stack previews with no change. The runner (issue 14)
+// came later and adds its own resources and outputs on the next up: with
+// runner:enabled false nothing differs at all; with the runner, every
+// recorded resource is still exactly the same and only the runner's and the
+// pipeline's are new.
 func TestOneClusterStacksKeepTheirResources(t *testing.T) {
 	t.Parallel()
 	for name, config := range map[string]map[string]string{
@@ -52,40 +60,62 @@ func TestOneClusterStacksKeepTheirResources(t *testing.T) {
 			"kapsule:version": "1.36.1", "kapsule:nodeType": "PRO2-XS", "kapsule:size": "3", "kapsule:cni": "calico",
 		},
 	} {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			got := record(t, mustRun(t, config))
-			path := filepath.Join("testdata", "one-cluster", name+".json")
-			if *update {
-				data, err := json.MarshalIndent(got, "", "  ")
-				require.NoError(t, err)
-				require.NoError(t, os.WriteFile(path, append(data, '\n'), 0o644))
-			}
-			data, err := os.ReadFile(path)
-			require.NoError(t, err)
-			var want recorded
-			require.NoError(t, json.Unmarshal(data, &want))
-
-			assert.Equal(t, want.Outputs, got.Outputs, "stack outputs")
-			byURN := map[string]registration{}
-			for _, r := range got.Resources {
-				byURN[r.URN] = r
-			}
-			for _, w := range want.Resources {
-				g, ok := byURN[w.URN]
-				if !assert.True(t, ok, "%s is gone: the stack would delete it", w.URN) {
-					continue
+		path := filepath.Join("testdata", "one-cluster", name+".json")
+		for _, runner := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/runner=%t", name, runner), func(t *testing.T) {
+				t.Parallel()
+				cfg := maps.Clone(config)
+				if cfg == nil {
+					cfg = map[string]string{}
 				}
-				assert.Equal(t, w.Provider, g.Provider, "%s: provider", w.URN)
-				assert.Equal(t, w.RetainOnDelete, g.RetainOnDelete, "%s: retainOnDelete", w.URN)
-				assert.JSONEq(t, string(w.Inputs), string(g.Inputs), "%s: inputs", w.URN)
-				delete(byURN, w.URN)
-			}
-			for urn := range byURN {
-				assert.Fail(t, "a new resource", "%s: the stack would create it", urn)
-			}
-		})
+				if !runner {
+					cfg["runner:enabled"] = "false"
+				}
+				got := record(t, mustRun(t, cfg))
+				if *update && !runner {
+					data, err := json.MarshalIndent(got, "", "  ")
+					require.NoError(t, err)
+					require.NoError(t, os.WriteFile(path, append(data, '\n'), 0o644))
+				}
+				data, err := os.ReadFile(path)
+				require.NoError(t, err)
+				var want recorded
+				require.NoError(t, json.Unmarshal(data, &want))
+				compareRecorded(t, want, got, runner)
+			})
+		}
 	}
+}
+
+// compareRecorded asserts that got holds every resource and output of
+// want unchanged and, unless added is set, nothing else; with added, only
+// the runner's and the pipeline's resources and outputs are new.
+func compareRecorded(t *testing.T, want, got recorded, added bool) {
+	t.Helper()
+	byURN := map[string]registration{}
+	for _, r := range got.Resources {
+		byURN[r.URN] = r
+	}
+	for _, w := range want.Resources {
+		g, ok := byURN[w.URN]
+		if !assert.True(t, ok, "%s is gone: the stack would delete it", w.URN) {
+			continue
+		}
+		assert.Equal(t, w.Provider, g.Provider, "%s: provider", w.URN)
+		assert.Equal(t, w.RetainOnDelete, g.RetainOnDelete, "%s: retainOnDelete", w.URN)
+		assert.JSONEq(t, string(w.Inputs), string(g.Inputs), "%s: inputs", w.URN)
+		delete(byURN, w.URN)
+	}
+	for urn := range byURN {
+		ours := strings.Contains(urn, "::gitlab-kapsule:index:Runner$") || strings.Contains(urn, "::gitlab-kapsule:index:CIPipeline$")
+		assert.True(t, added && ours, "%s: the stack would create it", urn)
+	}
+	outputs := slices.Clone(want.Outputs)
+	if added {
+		outputs = append(outputs, string(stack.RunnerID), string(stack.CINamespace), string(stack.PipelineURL))
+		slices.Sort(outputs)
+	}
+	assert.Equal(t, outputs, got.Outputs, "stack outputs")
 }
 
 // record turns a run into its registrations, sorted by URN.

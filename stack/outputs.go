@@ -53,6 +53,13 @@ const (
 	DemoCheckCommand Output = "demoCheckCommand"
 	// DemoManifestsURL is where to edit the demo in GitLab (gitops:enabled).
 	DemoManifestsURL Output = "demoManifestsUrl"
+	// RunnerID is the cluster's GitLab Runner's id in GitLab (runner:enabled).
+	RunnerID Output = "runnerId"
+	// CINamespace is where the demo pipeline deploys in the cluster (runner:enabled).
+	CINamespace Output = "ciNamespace"
+	// PipelineURL is the demo pipeline that deployed through the agents,
+	// known once it succeeded (runner:enabled).
+	PipelineURL Output = "pipelineUrl"
 	// Clusters holds, with kapsule:clusters, each cluster's outputs by the
 	// cluster's name: the PerCluster outputs but Kubeconfig.
 	Clusters Output = "clusters"
@@ -67,6 +74,7 @@ const (
 var PerCluster = []Output{
 	Kubeconfig, KapsuleClusterID, KapsuleAPIServerURL,
 	AgentName, AgentID, AgentConnectedAt, AgentKubeContext, DemoNamespace, DemoCheckCommand, DemoManifestsURL,
+	RunnerID, CINamespace,
 }
 
 // Outputs are the stack's outputs by name, as Build returns them.
@@ -77,7 +85,7 @@ var AllOutputs = []Output{
 	GitLabURL, GitLabCACert, GitLabPrivateIP, GitLabRootPassword, KASAddress, Bastion, SSHCommand,
 	Kubeconfig, KapsuleClusterID, KapsuleAPIServerURL, PrivateNetworkID,
 	AgentName, AgentID, AgentConnectedAt, DemoNamespace, DemoCheckCommand, DemoManifestsURL,
-	AgentConfigProjectURL, AgentKubeContext, Clusters, Kubeconfigs,
+	AgentConfigProjectURL, AgentKubeContext, RunnerID, CINamespace, PipelineURL, Clusters, Kubeconfigs,
 }
 
 // export exports every output under its name.

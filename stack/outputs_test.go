@@ -35,12 +35,14 @@ func TestOutputsAreTheDeclaredContract(t *testing.T) {
 		return slices.DeleteFunc(slices.Clone(from), func(o string) bool { return slices.Contains(gone, o) })
 	}
 	oneCluster := drop(declared, stack.Clusters, stack.Kubeconfigs)
-	assert.ElementsMatch(t, oneCluster, keys(mustRun(t, nil).outputs), "with the GitOps demo")
+	assert.ElementsMatch(t, oneCluster, keys(mustRun(t, nil).outputs), "with the GitOps demo and the runner")
 	demo := []stack.Output{stack.DemoNamespace, stack.DemoCheckCommand, stack.DemoManifestsURL}
-	assert.ElementsMatch(t, drop(oneCluster, demo...), keys(mustRun(t, map[string]string{"gitops:enabled": "false"}).outputs), "without it")
+	assert.ElementsMatch(t, drop(oneCluster, demo...), keys(mustRun(t, map[string]string{"gitops:enabled": "false"}).outputs), "without the demo")
+	runner := []stack.Output{stack.RunnerID, stack.CINamespace, stack.PipelineURL}
+	assert.ElementsMatch(t, drop(oneCluster, runner...), keys(mustRun(t, map[string]string{"runner:enabled": "false"}).outputs), "without the runner")
 
 	listed := mustRun(t, map[string]string{"kapsule:clusters": `[{"name":"staging"},{"name":"prod","gitops":false}]`}).outputs
-	assert.ElementsMatch(t, drop(declared, stack.PerCluster...), keys(listed), "with kapsule:clusters")
+	assert.ElementsMatch(t, drop(declared, stack.PerCluster...), keys(listed), "with kapsule:clusters (pipelineUrl is the stack's)")
 	byName := listed[string(stack.Clusters)].Value.(map[string]any)
 	assert.ElementsMatch(t, drop(names(stack.PerCluster...), stack.Kubeconfig), keys(byName["staging"].(map[string]any)), "a cluster with the demo")
 	assert.ElementsMatch(t, drop(names(stack.PerCluster...), append(demo, stack.Kubeconfig)...), keys(byName["prod"].(map[string]any)), "a cluster without")

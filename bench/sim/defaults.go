@@ -26,6 +26,10 @@ const (
 	typeSelfSignedCert = "tls:index/selfSignedCert:SelfSignedCert"
 	typeCertRequest    = "tls:index/certRequest:CertRequest"
 	typeSignedCert     = "tls:index/locallySignedCert:LocallySignedCert"
+	typePipeline       = "gitlabwait:index:PipelineSucceeded"
+	typeAgentConnected = "gitlabwait:index:AgentConnected"
+	typeRelease        = "kubernetes:helm.sh/v3:Release"
+	typeRepoFile       = "gitlab:index/repositoryFile:RepositoryFile"
 )
 
 // DefaultLatencies is the latency table of docs/performance.md. Observed
@@ -72,6 +76,9 @@ func DefaultLatencies() Latencies {
 		"kubernetes:helm.sh/v3:Release":   30 * s,
 		"kubernetes:helm.sh/v4:Chart":     30 * s,
 		"gitlabwait:index:AgentConnected": 30 * s,
+		// The demo pipeline: jobs pull the kubectl image and roll out one
+		// Deployment per cluster, side by side (estimate).
+		typePipeline: 2 * time.Minute,
 	}}
 }
 
@@ -128,6 +135,14 @@ func DefaultRequirements() []Requirement {
 		{Type: typeNamespace, Why: "a namespace needs nothing but the cluster's provider: it must not wait for GitLab"},
 		{Type: typeGitLabProvider, Needs: typeGitLabReady, Must: true, Why: "GitLab's API answers only once GitLab is ready"},
 		{Type: "gitlab:*", Needs: typeGitLabProvider, Must: true, Why: "GitLab objects go through the provider built from GitLabHost's outputs"},
+		{Type: typePipeline, Needs: typeRepoFile, Must: true, Why: "it waits for the pipeline of the CI file's commit (Sha)"},
+		{Type: typePipeline, Needs: typeAgentConnected, Must: true, Why: "the pipeline's jobs deploy through every cluster's agent, so the CI file is committed (and the wait starts) once every agent is connected"},
+		{Type: typePipeline, Needs: typeRelease, Must: true, Why: "the jobs run on the clusters' runners, installed by their releases"},
+		{Type: typePipeline, Needs: typeGatewayIP, Why: "the wait goes through the bastion (BastionHost)"},
+		{Type: typePipeline, Needs: typeTLSKey, Why: "with the program's key (PrivateKey)"},
+		{Type: typePipeline, Needs: typeSelfSignedCert, Why: "with TLS, trusting the private CA (CaCert)"},
+		{Type: typePipeline, Needs: typeRandomPassword, Why: "reading the pipeline with the automation token (Token)"},
+		{Type: typePipeline, Needs: typeIPAMIP, Why: "GitLab's private address, behind the bastion (TargetHost)"},
 	}
 }
 

@@ -14,12 +14,15 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 
+	"github.com/gitlab-kapsule/gitlab-kapsule/components"
 	"github.com/gitlab-kapsule/gitlab-kapsule/deploy"
 )
 
@@ -43,12 +46,15 @@ func twoClusters() auto.OutputMap {
 			"kapsuleApiServerUrl": prodAPI,
 			"agentName":           "glk-dev-prod",
 			"agentConnectedAt":    "2026-11-26T10:00:00Z",
+			"ciNamespace":         "shop",
 		},
 		"staging": map[string]any{
 			"kapsuleApiServerUrl": stagingAPI,
 			"agentName":           "glk-dev-staging",
+			"ciNamespace":         "gitops-demo",
 		},
 	}}
+	outs["pipelineUrl"] = auto.OutputValue{Value: "https://10.0.0.10/root/kubernetes-agent/-/pipelines/7"}
 	outs["kubeconfigs"] = auto.OutputValue{Value: map[string]any{"prod": prodKubeconfig, "staging": stagingKubeconfig}, Secret: true}
 	return outs
 }
@@ -222,8 +228,9 @@ func TestOutputsFlagsInAnyOrder(t *testing.T) {
 type clusterFakes struct {
 	codes     map[string]map[string]int32 // kubeconfig → container → exit code
 	answering []string
-	kubes     []string // kubeconfigs asked for, in order
-	apis      []string // the ssh commands' last argument, in order
+	deployed  map[string]string // kubeconfig → namespace holding an available ci-demo
+	kubes     []string          // kubeconfigs asked for, in order
+	apis      []string          // the ssh commands' last argument, in order
 }
 
 func (f *clusterFakes) verifier() *verifier {
@@ -236,7 +243,14 @@ func (f *clusterFakes) verifier() *verifier {
 		if !ok {
 			return nil, errors.New("unknown kubeconfig")
 		}
-		client := fake.NewClientset()
+		var objects []runtime.Object
+		if ns, ok := f.deployed[string(kc)]; ok {
+			objects = append(objects, &appsv1.Deployment{
+				ObjectMeta: metav1.ObjectMeta{Name: components.CIDemoName, Namespace: ns},
+				Status:     appsv1.DeploymentStatus{AvailableReplicas: 1},
+			})
+		}
+		client := fake.NewClientset(objects...)
 		client.PrependReactor("create", "pods", func(a k8stesting.Action) (bool, runtime.Object, error) {
 			p := a.(k8stesting.CreateAction).GetObject().(*corev1.Pod)
 			p.Name = "gitlab-kapsule-verify-x"
@@ -271,27 +285,32 @@ func TestVerifyChecksEachCluster(t *testing.T) {
 			stagingKubeconfig: {"https": 0, "kas": 1},
 		},
 		answering: []string{prodAPI},
+		// The pipeline deployed to prod's ciNamespace; staging has nothing.
+		deployed: map[string]string{prodKubeconfig: "shop"},
 	}
 	var out strings.Builder
 	err := report(&out, f.verifier().verify(t.Context(), twoClusters()))
 	require.ErrorIs(t, err, errChecksFailed)
-	assert.Contains(t, err.Error(), "2 of 8 checks failed")
+	assert.Contains(t, err.Error(), "3 of 10 checks failed")
 	want := []string{
 		`PASS [prod] GitLab agent connected: agent "glk-dev-prod" connected at 2026-11-26T10:00:00Z`,
 		"PASS [prod] Pod in the cluster reaches GitLab HTTPS 10.0.0.10:443: ",
 		"PASS [prod] Pod in the cluster reaches GitLab KAS 10.0.0.10:8150: ",
 		"PASS [prod] GitLab host reaches the Kapsule API " + prodAPI + ": the API answered HTTP 401",
+		"PASS [prod] a pipeline ran and deployed through the agent: pipeline https://10.0.0.10/root/kubernetes-agent/-/pipelines/7 deployed shop/ci-demo",
 		`N/A  [staging] GitLab agent connected: the stack has agent "glk-dev-staging" but no agentConnectedAt output`,
 		"PASS [staging] Pod in the cluster reaches GitLab HTTPS 10.0.0.10:443: ",
 		"FAIL [staging] Pod in the cluster reaches GitLab KAS 10.0.0.10:8150: nc to 10.0.0.10:8150 from a Pod exited 1",
 		"FAIL [staging] GitLab host reaches the Kapsule API " + stagingAPI + ": curl on the GitLab host got no HTTP answer from " + stagingAPI,
+		"FAIL [staging] a pipeline ran and deployed through the agent: Deployment gitops-demo/ci-demo, which pipeline https://10.0.0.10/root/kubernetes-agent/-/pipelines/7 deploys, is not readable",
 	}
 	lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
 	require.Len(t, lines, len(want), out.String())
 	for i, w := range want {
 		assert.True(t, strings.HasPrefix(lines[i], w), "line %d:\n got %s\nwant %s...", i, lines[i], w)
 	}
-	assert.Equal(t, []string{prodKubeconfig, stagingKubeconfig}, f.kubes)
+	// Each cluster's own kubeconfig, for its Pod and its pipeline checks.
+	assert.Equal(t, []string{prodKubeconfig, prodKubeconfig, stagingKubeconfig, stagingKubeconfig}, f.kubes)
 	require.Len(t, f.apis, 2)
 	assert.Contains(t, f.apis[0], prodAPI+"/version")
 	assert.Contains(t, f.apis[1], stagingAPI+"/version")
@@ -303,9 +322,9 @@ func TestVerifyChecksEachCluster(t *testing.T) {
 	v.clusters = []string{"prod"}
 	out.Reset()
 	require.NoError(t, report(&out, v.verify(t.Context(), twoClusters())))
-	assert.Equal(t, 4, strings.Count(out.String(), "PASS [prod] "), out.String())
+	assert.Equal(t, 5, strings.Count(out.String(), "PASS [prod] "), out.String())
 	assert.NotContains(t, out.String(), "staging")
-	assert.Equal(t, []string{prodKubeconfig}, f.kubes)
+	assert.Equal(t, []string{prodKubeconfig, prodKubeconfig}, f.kubes)
 	require.Len(t, f.apis, 1)
 	assert.Contains(t, f.apis[0], prodAPI+"/version")
 
@@ -316,7 +335,7 @@ func TestVerifyChecksEachCluster(t *testing.T) {
 	out.Reset()
 	_ = report(&out, f.verifier().verify(t.Context(), outs))
 	assert.Contains(t, out.String(), "N/A  [staging] Pod in the cluster reaches GitLab HTTPS: the stack has no kubeconfig output yet")
-	assert.Equal(t, []string{prodKubeconfig}, f.kubes)
+	assert.Equal(t, []string{prodKubeconfig, prodKubeconfig}, f.kubes)
 }
 
 // TestVerifyOfAOneClusterStackNamesNoCluster: naming the only cluster
@@ -331,7 +350,7 @@ func TestVerifyOfAOneClusterStackNamesNoCluster(t *testing.T) {
 	v.clusters = []string{"kapsule"}
 	require.NoError(t, report(&named, v.verify(t.Context(), outs)))
 	assert.Equal(t, all.String(), named.String())
-	assert.Equal(t, 4, strings.Count(all.String(), "\n"))
+	assert.Equal(t, 5, strings.Count(all.String(), "\n"))
 	assert.NotContains(t, all.String(), "[")
 	assert.NotContains(t, all.String(), "kapsule]")
 }

@@ -20,6 +20,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/gitlab-kapsule/gitlab-kapsule/components"
 	"github.com/gitlab-kapsule/gitlab-kapsule/stack"
 )
 
@@ -150,7 +151,42 @@ func (v *verifier) clusterChecks(ctx context.Context, outs auto.OutputMap, clust
 	checks := []check{v.agentCheck(flat)}
 	checks = append(checks, v.podChecks(ctx, flat)...)
 	checks = append(checks, v.hostToAPICheck(ctx, flat))
+	checks = append(checks, v.pipelineCheck(ctx, flat))
 	return checks
+}
+
+// pipelineCheck looks in the cluster for what the demo pipeline deployed
+// through the agent: the ci-demo Deployment, available, in ciNamespace.
+func (v *verifier) pipelineCheck(ctx context.Context, outs auto.OutputMap) check {
+	c := check{name: "a pipeline ran and deployed through the agent"}
+	url, _ := outs[string(stack.PipelineURL)].Value.(string)
+	ns, _ := outs[string(stack.CINamespace)].Value.(string)
+	kc, _ := outs[string(stack.Kubeconfig)].Value.(string)
+	switch {
+	case ns == "":
+		c.status, c.reason = "N/A", "this stack runs no demo pipeline (runner:enabled is false, or no up since it was set)"
+		return c
+	case url == "" || kc == "":
+		c.status, c.reason = "N/A", "the stack has no pipelineUrl or kubeconfig output yet: run up"
+		return c
+	}
+	client, err := v.kube([]byte(kc))
+	if err != nil {
+		c.status, c.reason = "FAIL", err.Error()
+		return c
+	}
+	ctx, cancel := context.WithTimeout(ctx, v.timeout)
+	defer cancel()
+	d, err := client.AppsV1().Deployments(ns).Get(ctx, components.CIDemoName, metav1.GetOptions{})
+	switch {
+	case err != nil:
+		c.status, c.reason = "FAIL", fmt.Sprintf("Deployment %s/%s, which pipeline %s deploys, is not readable: %v", ns, components.CIDemoName, url, err)
+	case d.Status.AvailableReplicas < 1:
+		c.status, c.reason = "FAIL", fmt.Sprintf("Deployment %s/%s has no available replica: look at pipeline %s and `kubectl -n %s describe deploy %s`", ns, components.CIDemoName, url, ns, components.CIDemoName)
+	default:
+		c.status, c.reason = "PASS", fmt.Sprintf("pipeline %s deployed %s/%s through the agent (%d available)", url, ns, components.CIDemoName, d.Status.AvailableReplicas)
+	}
+	return c
 }
 
 // agentCheck reads the agent's connection from the outputs.

@@ -18,6 +18,9 @@ const MockAgentToken = "glagent-mock-agent-token"
 // MockDeployToken is the token the mock DeployToken returns (secret).
 const MockDeployToken = "gldt-mock-deploy-token"
 
+// MockRunnerToken is the authentication token the mock UserRunner returns (secret).
+const MockRunnerToken = "glrt-mock-runner-token"
+
 // outputsFor returns the inputs plus what the real provider would compute.
 func outputsFor(args pulumi.MockResourceArgs) (resource.PropertyMap, error) {
 	out := args.Inputs.Copy()
@@ -75,6 +78,18 @@ func outputsFor(args pulumi.MockResourceArgs) (resource.PropertyMap, error) {
 			set("username", "gitlab+deploy-token-11")
 		}
 		out["token"] = resource.MakeSecret(resource.NewStringProperty(MockDeployToken))
+	case args.TypeToken == "gitlab:index/userRunner:UserRunner":
+		out["token"] = resource.MakeSecret(resource.NewStringProperty(MockRunnerToken))
+	case args.TypeToken == "gitlab:index/repositoryFile:RepositoryFile":
+		set("commitId", "mock-commit-of-"+args.Name)
+		set("lastCommitId", "mock-commit-of-"+args.Name)
+	case args.TypeToken == "gitlabwait:index:PipelineSucceeded":
+		set("pipelineId", 99)
+		set("webUrl", "https://10.0.0.10/root/kubernetes-agent/-/pipelines/99")
+		set("status", "success")
+		set("commitSha", "mock-commit-of-pipeline-file")
+		set("finishedAt", "2026-01-01T00:20:00Z")
+		set("bastionHostKeyFingerprint", "SHA256:mock")
 	case args.TypeToken == "kubernetes:kustomize.toolkit.fluxcd.io/v1:Kustomization":
 		out["status"] = resource.NewPropertyValue(map[string]any{"lastAppliedRevision": "main@sha1:0123456789abcdef"})
 	case knownPlain[args.TypeToken]:
@@ -97,9 +112,9 @@ var knownPlain = map[string]bool{
 	"scaleway:instance/securityGroup:SecurityGroup":              true,
 	"scaleway:kubernetes/pool:Pool":                              true,
 	"scaleway:kubernetes/acl:Acl":                                true,
-	"gitlab:index/repositoryFile:RepositoryFile":                 true,
 	"kubernetes:core/v1:Namespace":                               true,
 	"kubernetes:core/v1:Secret":                                  true,
+	"kubernetes:core/v1:ServiceAccount":                          true,
 	"kubernetes:rbac.authorization.k8s.io/v1:Role":               true,
 	"kubernetes:rbac.authorization.k8s.io/v1:RoleBinding":        true,
 	"kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding": true,
