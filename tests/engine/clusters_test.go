@@ -27,8 +27,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -339,22 +337,7 @@ func checkProviders(t *testing.T, resources []apitype.ResourceV3, clusters ...te
 // tell: the Automation API exports with --show-secrets.
 func secretsHidden(t *testing.T, eng *harness.Engine, s auto.Stack, clusters ...testCluster) {
 	t.Helper()
-	root := strings.TrimPrefix(eng.Backend, "file://")
-	var files []string
-	for _, pattern := range []string{"*/" + s.Name() + ".json", s.Name() + ".json"} {
-		found, err := filepath.Glob(filepath.Join(root, ".pulumi", "stacks", pattern))
-		if err != nil {
-			t.Fatal(err)
-		}
-		files = append(files, found...)
-	}
-	if len(files) != 1 {
-		t.Fatalf("found %v as the state file of stack %s in %s, want one file", files, s.Name(), root)
-	}
-	raw, err := os.ReadFile(files[0])
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, raw := stateFile(t, eng, s)
 	state := string(raw)
 	for _, c := range clusters {
 		if strings.Contains(state, c.token) || strings.Contains(state, base64.StdEncoding.EncodeToString([]byte(c.token))) {
