@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gitlab-kapsule/gitlab-kapsule/config"
@@ -37,6 +38,9 @@ const (
 	AgentReplicas = 2
 	// AgentProjectPath is the configuration project's path in the admin's namespace.
 	AgentProjectPath = "kubernetes-agent"
+	// agentProjectNamespace is that namespace: the automation token is the
+	// root user's, GitLab's first administrator.
+	agentProjectNamespace = "root"
 )
 
 // AgentArgs configures an Agent: what every cluster's agent shares (the
@@ -200,6 +204,7 @@ func NewAgent(ctx *pulumi.Context, name string, args *AgentArgs, opts ...pulumi.
 	if err := ctx.RegisterComponentResource("gitlab-kapsule:index:Agent", name, comp, opts...); err != nil {
 		return nil, err
 	}
+	warnOutsideRootNamespace(ctx, comp, a.CIAccessProjects)
 	parent := pulumi.Parent(comp)
 
 	gl, apiURL, err := newGitLabProvider(ctx, name, &a, parent)
@@ -330,6 +335,22 @@ func declareClusterAgent(ctx *pulumi.Context, prefix string, a *AgentArgs, c Age
 		ConfigFile:  file,
 		Connected:   connected,
 	}, nil
+}
+
+// warnOutsideRootNamespace warns about agent:ciAccessProjects that GitLab
+// ignores by default: ci_access authorizes only projects under the
+// configuration project's top-level namespace (root's), unless an
+// administrator turns on instance-level authorization, the application
+// setting organization_cluster_agent_authorization_enabled (gitlab-org/gitlab
+// app/finders/clusters/agents/authorizations/ci_access/finder.rb, MR 190769).
+func warnOutsideRootNamespace(ctx *pulumi.Context, comp *Agent, projects []string) {
+	for _, p := range projects {
+		if !strings.HasPrefix(p, agentProjectNamespace+"/") {
+			_ = ctx.Log.Warn(fmt.Sprintf("agent:ciAccessProjects lists %q, outside %s/, the agents' project's namespace: GitLab gives its jobs no agent context "+
+				"unless an administrator enables instance-level authorization (Admin > Settings > General > GitLab agent for Kubernetes)", p, agentProjectNamespace),
+				&pulumi.LogArgs{Resource: comp})
+		}
+	}
 }
 
 // agentTokenDescription says where a token's agentk runs.

@@ -116,7 +116,11 @@ func NewCIPipeline(ctx *pulumi.Context, name string, args *CIPipelineArgs, opts 
 		Token:       args.Token,
 		ProjectPath: args.Project.PathWithNamespace,
 		Ref:         args.Project.DefaultBranch,
-		Sha:         file.CommitId,
+		// The commit that last wrote the file: commitId is the branch's head
+		// when the provider last read it, which a later refresh moves
+		// (GitLab lib/api/files.rb: commit_id is the ref's commit,
+		// last_commit_id the file's).
+		Sha: file.LastCommitId,
 	}, parent)
 	if err != nil {
 		return nil, fmt.Errorf("ci pipeline %q: wait: %w", name, err)

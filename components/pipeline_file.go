@@ -13,13 +13,18 @@ import (
 const (
 	// CIFilePath is the pipeline's file in the configuration project.
 	CIFilePath = ".gitlab-ci.yml"
-	// CIJobImage runs the jobs: kubectl from the Kubernetes project's own
-	// registry, pinned to the clusters' minor release (Kubernetes supports
-	// kubectl one minor either side). Its use as a CI job image with a
-	// script, which needs a shell, is public practice (for example GitLab
-	// CI files using registry.k8s.io/kubectl:v1.36.0); only a real run
-	// confirms it for this tag.
-	CIJobImage = "registry.k8s.io/kubectl:v1.36.2"
+	// CIJobImage runs the jobs, and the runner's jobs that name no image:
+	// the Kubernetes executor starts every build container with `sh -c`
+	// (gitlab-runner v18.5.0 shells/bash.go DockerCommand), so the image
+	// needs a shell. Kubernetes' own kubectl image has none (built on
+	// go-runner, which is distroless: kubernetes build/common.sh), hence
+	// Alpine, which follows its 3.22 patch releases under this tag.
+	CIJobImage = "alpine:3.22"
+	// CIKubectlVersion is the kubectl the jobs download, matching the
+	// clusters' minor release (Kubernetes supports kubectl one minor either
+	// side), checked against its published SHA-256 as the Kubernetes docs
+	// install it ("Install and Set Up kubectl on Linux", "Validate the binary").
+	CIKubectlVersion = "v1.36.2"
 	// CIDemoName is the Deployment the jobs roll out.
 	CIDemoName = "ci-demo"
 	// CIDemoImage is what it runs: the GitOps demo's pinned nginx, which
@@ -45,21 +50,23 @@ type CIJob struct {
 
 type ciJob struct {
 	Stage     string            `json:"stage"`
-	Image     ciImage           `json:"image"`
+	Image     string            `json:"image"`
 	Variables map[string]string `json:"variables"`
 	Script    []string          `json:"script"`
 	Rules     []map[string]any  `json:"rules"`
 }
 
-type ciImage struct {
-	Name string `json:"name"`
-	// Entrypoint is empty: the image's own entrypoint is kubectl, and the
-	// runner must start a shell.
-	Entrypoint []string `json:"entrypoint"`
+// installKubectl downloads CIKubectlVersion for the node's architecture and
+// checks it against the checksum published beside it before using it.
+var installKubectl = []string{
+	`arch=$(uname -m | sed -e s/x86_64/amd64/ -e s/aarch64/arm64/)`,
+	`wget -q "https://dl.k8s.io/release/$KUBECTL_VERSION/bin/linux/$arch/kubectl" "https://dl.k8s.io/release/$KUBECTL_VERSION/bin/linux/$arch/kubectl.sha256"`,
+	`echo "$(cat kubectl.sha256)  kubectl" | sha256sum -c`,
+	`install -m 0755 kubectl /usr/local/bin/kubectl`,
 }
 
 // RenderCIFile returns the demo pipeline: for each cluster a job on the
-// default branch that selects the cluster's agent context, trusts GitLab's
+// default branch that installs a checked kubectl, selects the cluster's agent context, trusts GitLab's
 // private CA for the agent's Kubernetes proxy when GitLab serves one (the
 // runner hands jobs the CA as CI_SERVER_TLS_CA_FILE), applies the ci-demo
 // Deployment and waits for its rollout.
@@ -72,7 +79,7 @@ func RenderCIFile(jobs []CIJob, tls bool) (string, error) {
 			return "", fmt.Errorf("render the CI file: two jobs for cluster %q", j.Cluster)
 		}
 		names = append(names, name)
-		script := []string{`kubectl config use-context "$KUBE_CONTEXT"`}
+		script := append(slices.Clone(installKubectl), `kubectl config use-context "$KUBE_CONTEXT"`)
 		if tls {
 			script = append(script, fmt.Sprintf(`kubectl config set-cluster %s --certificate-authority="$CI_SERVER_TLS_CA_FILE"`, ciKubeconfigCluster))
 		}
@@ -82,8 +89,8 @@ func RenderCIFile(jobs []CIJob, tls bool) (string, error) {
 		)
 		f[name] = ciJob{
 			Stage:     "deploy",
-			Image:     ciImage{Name: CIJobImage, Entrypoint: []string{""}},
-			Variables: map[string]string{"KUBE_CONTEXT": j.KubeContext, "DEPLOY_NAMESPACE": j.Namespace},
+			Image:     CIJobImage,
+			Variables: map[string]string{"KUBE_CONTEXT": j.KubeContext, "DEPLOY_NAMESPACE": j.Namespace, "KUBECTL_VERSION": CIKubectlVersion},
 			Script:    script,
 			Rules:     []map[string]any{{"if": "$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH"}},
 		}

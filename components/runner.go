@@ -244,9 +244,10 @@ func RunnerHelmValues(gitlabURL pulumi.StringInput, tls bool, concurrency int, p
 			"secret": pulumi.String(RunnerTokenSecret),
 			"config": pulumi.String(runnerConfig),
 		},
-		// The program owns the registration (UserRunner): a pod that stops
-		// must not unregister it.
-		"unregisterRunners": pulumi.Bool(false),
+		// With an authentication token, unregistering on stop deletes only
+		// the pod's runner manager, not the runner (the program's
+		// UserRunner): no stale manager is left per pod (chart 0.82.0 values).
+		"unregisterRunners": pulumi.Bool(true),
 		// The program's Role (RunnerRBAC), not the chart's, which would
 		// grant every core resource of the namespace.
 		"rbac":           pulumi.Map{"create": pulumi.Bool(false)},

@@ -3,9 +3,11 @@ package stack_test
 import (
 	"encoding/json"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/gitlab-kapsule/gitlab-kapsule/internal/mockcloud"
+	"github.com/gitlab-kapsule/gitlab-kapsule/stack"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -64,4 +66,22 @@ func TestRunnerPerClusterWithItsOwnProvider(t *testing.T) {
 	byName := r.outputs["clusters"].Value.(map[string]any)
 	assert.Equal(t, "runner-prod-registration-id", byName["prod"].(map[string]any)["runnerId"])
 	assert.Equal(t, "gitops-demo", byName["prod"].(map[string]any)["ciNamespace"])
+}
+
+// TestCIAccessProjectsOutsideRootAreFlagged: GitLab ignores a ci_access
+// project outside the agents' project's top-level namespace by default, so
+// up says so, and only for those.
+func TestCIAccessProjectsOutsideRootAreFlagged(t *testing.T) {
+	t.Parallel()
+	_, warnings, err := mockcloud.RunLogged("dev", map[string]string{"agent:ciAccessProjects": mockcloud.List("root/app", "team/app")}, nil, stack.Deploy)
+	require.NoError(t, err)
+	var flagged []string
+	for _, w := range warnings {
+		if strings.Contains(w, "agent:ciAccessProjects lists") {
+			flagged = append(flagged, w)
+		}
+	}
+	require.Len(t, flagged, 1, "%q", warnings)
+	assert.Contains(t, flagged[0], `"team/app"`)
+	assert.Contains(t, flagged[0], "instance-level authorization")
 }

@@ -81,7 +81,10 @@ func outputsFor(args pulumi.MockResourceArgs) (resource.PropertyMap, error) {
 	case args.TypeToken == "gitlab:index/userRunner:UserRunner":
 		out["token"] = resource.MakeSecret(resource.NewStringProperty(MockRunnerToken))
 	case args.TypeToken == "gitlab:index/repositoryFile:RepositoryFile":
-		set("commitId", "mock-commit-of-"+args.Name)
+		// commitId is the branch's head when read, lastCommitId the commit
+		// that last wrote the file (GitLab lib/api/files.rb): they differ
+		// once anything else was committed.
+		set("commitId", "mock-head-of-the-branch")
 		set("lastCommitId", "mock-commit-of-"+args.Name)
 	case args.TypeToken == "gitlabwait:index:PipelineSucceeded":
 		set("pipelineId", 99)
