@@ -74,19 +74,7 @@ func (c *Config) checkAgent(p *problems) {
 			p.add("agent:imageTag %q is too far from gitlabHost:version %q: agentk works with KAS of the same minor release or one either side; use %s, the agentk release of that GitLab (or another v%d.%d.x)", a.ImageTag, c.GitLab.Version, example, gm, gn)
 		}
 	}
-	seen := map[string]bool{}
-	for i, path := range a.CIAccessProjects {
-		if !p.read("agent:ciAccessProjects") {
-			break
-		}
-		switch {
-		case !projectPath.MatchString(path):
-			p.add("agent:ciAccessProjects[%d] %q is not a project's full path: write it as group/project (as in the project's URL)", i, path)
-		case seen[path]:
-			p.add("agent:ciAccessProjects[%d] %q is listed twice: remove one", i, path)
-		}
-		seen[path] = true
-	}
+	p.listOf("agent:ciAccessProjects", a.CIAccessProjects, projectPath, "is not a project's full path: write it as group/project (as in the project's URL)")
 	if tp := a.TunnelPort; p.read("agent:tunnelPort") && (tp < 1024 || tp > 65535) {
 		p.add("agent:tunnelPort %d must be an unprivileged local port from 1024 to 65535 (the default is %d)", tp, Defaults().Agent.TunnelPort)
 	}

@@ -67,19 +67,7 @@ func (c *Config) checkRunner(p *problems) {
 	if n := r.Concurrency; p.read("runner:concurrency") && (n < 1 || n > maxConcurrency) {
 		p.add("runner:concurrency %d must be from 1 to %d jobs at once per runner", n, maxConcurrency)
 	}
-	seen := map[string]bool{}
-	for i, tag := range r.Tags {
-		if !p.read("runner:tags") {
-			break
-		}
-		switch {
-		case !runnerTag.MatchString(tag):
-			p.add("runner:tags[%d] %q is not a runner tag: use letters, digits and . _ : / -, without spaces or commas", i, tag)
-		case seen[tag]:
-			p.add("runner:tags[%d] %q is listed twice: remove one", i, tag)
-		}
-		seen[tag] = true
-	}
+	p.listOf("runner:tags", r.Tags, runnerTag, "is not a runner tag: use letters, digits and . _ : / -, without spaces or commas")
 }
 
 // chartFor names the chart release known to ship GitLab Runner major.minor,

@@ -141,6 +141,24 @@ type problems struct {
 
 func (p *problems) add(format string, a ...any) { p.errs = append(p.errs, fmt.Errorf(format, a...)) }
 
+// listOf checks a list key whose items must each match valid (bad says
+// why one does not, and the fix) and appear once.
+func (p *problems) listOf(key string, items []string, valid *regexp.Regexp, bad string) {
+	if !p.read(key) {
+		return
+	}
+	seen := map[string]bool{}
+	for i, item := range items {
+		switch {
+		case !valid.MatchString(item):
+			p.add("%s[%d] %q %s", key, i, item, bad)
+		case seen[item]:
+			p.add("%s[%d] %q is listed twice: remove one", key, i, item)
+		}
+		seen[item] = true
+	}
+}
+
 // read reports whether every one of keys was read, so its checks apply.
 func (p *problems) read(keys ...string) bool {
 	return !slices.ContainsFunc(keys, func(k string) bool { return p.unread[k] })
