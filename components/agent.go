@@ -447,21 +447,13 @@ type AgentClusterAccessArgs struct {
 	Token pulumi.StringInput
 }
 
-// AgentClusterAccess is the agent's footing in the cluster.
-type AgentClusterAccess struct {
-	// Namespace is agentk's own namespace.
-	Namespace *corev1.Namespace
-	// Resources are everything created, which the Helm release waits for.
-	Resources []pulumi.Resource
-}
-
 // DeclareAgentClusterAccess declares, with no component of its own,
 // everything of the agent in the cluster but the Helm release: agentk's
 // namespace, the namespaces it deploys to, the Secret with its token, and
 // its RBAC (namespaced Roles; cluster-admin only when asked). opts carry
 // the Kubernetes provider and the parent. It needs no chart and no GitLab,
 // so the engine tests run it against a real API server.
-func DeclareAgentClusterAccess(ctx *pulumi.Context, name string, args *AgentClusterAccessArgs, opts ...pulumi.ResourceOption) (*AgentClusterAccess, error) {
+func DeclareAgentClusterAccess(ctx *pulumi.Context, name string, args *AgentClusterAccessArgs, opts ...pulumi.ResourceOption) (*ClusterFooting, error) {
 	labels := managedLabelArgs()
 	ns, err := newNamespace(ctx, name+"-namespace", args.AgentNamespace, opts...)
 	if err != nil {
@@ -514,7 +506,7 @@ func DeclareAgentClusterAccess(ctx *pulumi.Context, name string, args *AgentClus
 		}
 		deps = append(deps, role, binding)
 	}
-	return &AgentClusterAccess{Namespace: ns, Resources: deps}, nil
+	return &ClusterFooting{Namespace: ns, Resources: deps}, nil
 }
 
 // AgentHelmValues are the gitlab-agent chart values this program sets. Every

@@ -38,3 +38,12 @@ func newChartRelease(ctx *pulumi.Context, name string, c chartRelease, opts ...p
 		Timeout:        pulumi.Int(600),
 	}, opts...)
 }
+
+// ClusterFooting is what a component declares in a cluster before its Helm
+// release: its own namespace, and everything made, which the release waits for.
+type ClusterFooting struct {
+	// Namespace is the component's own namespace (agentk's, the runner's).
+	Namespace *corev1.Namespace
+	// Resources are everything created.
+	Resources []pulumi.Resource
+}

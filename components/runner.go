@@ -147,21 +147,13 @@ type RunnerClusterAccessArgs struct {
 	CACert pulumi.StringInput
 }
 
-// RunnerClusterAccess is the runner's footing in the cluster.
-type RunnerClusterAccess struct {
-	// Namespace is the runner's namespace.
-	Namespace *corev1.Namespace
-	// Resources are everything created, which the release waits for.
-	Resources []pulumi.Resource
-}
-
 // DeclareRunnerClusterAccess declares, with no component of its own,
 // everything of the runner in the cluster but the Helm release: its
 // namespace, the manager's and the jobs' service accounts, the manager's
 // Role (RunnerRBAC), the token Secret and the CA Secret. opts carry the
 // Kubernetes provider and the parent; the engine tests run it against a
 // real API server.
-func DeclareRunnerClusterAccess(ctx *pulumi.Context, name string, args *RunnerClusterAccessArgs, opts ...pulumi.ResourceOption) (*RunnerClusterAccess, error) {
+func DeclareRunnerClusterAccess(ctx *pulumi.Context, name string, args *RunnerClusterAccessArgs, opts ...pulumi.ResourceOption) (*ClusterFooting, error) {
 	labels := managedLabelArgs()
 	ns, err := newNamespace(ctx, name+"-namespace", args.Namespace, opts...)
 	if err != nil {
@@ -224,7 +216,7 @@ func DeclareRunnerClusterAccess(ctx *pulumi.Context, name string, args *RunnerCl
 		}
 		deps = append(deps, ca)
 	}
-	return &RunnerClusterAccess{Namespace: ns, Resources: deps}, nil
+	return &ClusterFooting{Namespace: ns, Resources: deps}, nil
 }
 
 // RunnerHelmValues are the gitlab-runner chart values this program sets.
