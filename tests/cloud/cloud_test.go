@@ -22,6 +22,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/gitlab-kapsule/gitlab-kapsule/components"
 	"github.com/gitlab-kapsule/gitlab-kapsule/stack"
 	"github.com/gitlab-kapsule/gitlab-kapsule/tests/harness"
 )
@@ -81,7 +82,8 @@ func TestScaleway(t *testing.T) {
 	})
 
 	res := harness.Up(t, s)
-	for _, key := range []stack.Output{stack.GitLabURL, stack.GitLabPrivateIP, stack.KASAddress, stack.Bastion, stack.SSHCommand, stack.Kubeconfig} {
+	for _, key := range []stack.Output{stack.GitLabURL, stack.GitLabPrivateIP, stack.KASAddress, stack.Bastion, stack.SSHCommand, stack.Kubeconfig,
+		stack.AgentConnectedAt, stack.RunnerID, stack.PipelineURL} {
 		if v, ok := res.Outputs[string(key)]; !ok || v.Value == nil || v.Value == "" {
 			t.Errorf("stack output %s is missing", key)
 		}
@@ -105,8 +107,14 @@ func TestScaleway(t *testing.T) {
 	if len(nodes.Items) == 0 {
 		t.Error("the cluster has no nodes")
 	}
-	// The agent's connection is checked here once the Agent component
-	// exists (GraphQL clusterAgent.connections through the tunnel).
+	// What the demo pipeline deployed through the agent (up waited for the
+	// pipeline; this checks its result in the cluster).
+	ns, _ := res.Outputs[string(stack.CINamespace)].Value.(string)
+	if d, err := c.AppsV1().Deployments(ns).Get(t.Context(), components.CIDemoName, metav1.GetOptions{}); err != nil {
+		t.Errorf("the pipeline's Deployment %s/%s is not there: %v", ns, components.CIDemoName, err)
+	} else if d.Status.AvailableReplicas < 1 {
+		t.Errorf("the pipeline's Deployment %s/%s has no available replica", ns, components.CIDemoName)
+	}
 	if changed := harness.Changed(harness.Up(t, s).Summary); len(changed) != 0 {
 		t.Errorf("a second up changed %v, want nothing", changed)
 	}
