@@ -85,7 +85,7 @@ func TestAgentClusterAccessUnderEngine(t *testing.T) {
 		{"create", "clusterrolebindings.rbac.authorization.k8s.io", "", false},
 		{"create", "rolebindings.rbac.authorization.k8s.io", targetNS, false},
 	} {
-		if got := harness.Can(t, c, agent, tc.verb, tc.resource, tc.ns); got != tc.want {
+		if got := harness.Expect(t, c, agent, tc.verb, tc.resource, tc.ns, tc.want); got != tc.want {
 			t.Errorf("agent may %s %s in %q: %v, want %v", tc.verb, tc.resource, tc.ns, got, tc.want)
 		}
 	}
@@ -100,7 +100,7 @@ func TestAgentClusterAccessUnderEngine(t *testing.T) {
 	if changed := harness.Changed(harness.Up(t, s).Summary); changed["create"] != 1 || len(changed) != 1 {
 		t.Errorf("agent:clusterAdmin did %v, want exactly one new binding", changed)
 	}
-	if !harness.Can(t, c, agent, "create", "clusterrolebindings.rbac.authorization.k8s.io", "") {
+	if !harness.Expect(t, c, agent, "create", "clusterrolebindings.rbac.authorization.k8s.io", "", true) {
 		t.Error("with agent:clusterAdmin the agent should be cluster-admin")
 	}
 

@@ -477,7 +477,7 @@ func TestTwoClustersAgentsStayApart(t *testing.T) {
 		{"prod", cb, "create", "clusterrolebindings.rbac.authorization.k8s.io", "", false},
 		{"prod", cb, "create", "rolebindings.rbac.authorization.k8s.io", clustersTargetB, false},
 	} {
-		if got := harness.Can(t, tc.c, agent, tc.verb, tc.resource, tc.ns); got != tc.want {
+		if got := harness.Expect(t, tc.c, agent, tc.verb, tc.resource, tc.ns, tc.want); got != tc.want {
 			t.Errorf("in cluster %s the agent may %s %s in %q: %v, want %v", tc.cluster, tc.verb, tc.resource, tc.ns, got, tc.want)
 		}
 	}

@@ -187,7 +187,7 @@ func TestKubernetesLifecycle(t *testing.T) {
 		{"delete", "deployments.apps", false},
 		{"get", "secrets", false},
 	} {
-		if got := harness.Can(t, c, deployer, tc.verb, tc.resource, demoNamespace); got != tc.want {
+		if got := harness.Expect(t, c, deployer, tc.verb, tc.resource, demoNamespace, tc.want); got != tc.want {
 			t.Errorf("deployer may %s %s: %v, want %v", tc.verb, tc.resource, got, tc.want)
 		}
 	}

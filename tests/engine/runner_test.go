@@ -201,7 +201,7 @@ func runnerAccessUnderEngine(t *testing.T, tc runnerCase) {
 		{job, "get", "pods", false},
 		{job, "get", "secrets", false},
 	} {
-		if got := harness.Can(t, c, r.user, r.verb, r.resource, ns); got != r.want {
+		if got := harness.Expect(t, c, r.user, r.verb, r.resource, ns, r.want); got != r.want {
 			t.Errorf("%s may %s %s in %s: %v, want %v", r.user, r.verb, r.resource, ns, got, r.want)
 		}
 	}

@@ -599,6 +599,22 @@ func Can(t testing.TB, c kubernetes.Interface, user, verb, resource, namespace s
 	return ok
 }
 
+// Expect is Can for a row of an access table that wants the answer want.
+// The RBAC authorizer reads Roles and bindings through informers (the
+// apiserver's rbac authorizer works on listers), so a grant shows in
+// SubjectAccessReviews a moment after its objects were created, later on a
+// loaded machine: a wanted grant is asked again for up to 15 s. A denial is
+// asked once: the lag can only withhold a grant, never make one.
+func Expect(t testing.TB, c kubernetes.Interface, user, verb, resource, namespace string, want bool) bool {
+	t.Helper()
+	got := Can(t, c, user, verb, resource, namespace)
+	for deadline := time.Now().Add(15 * time.Second); want && !got && time.Now().Before(deadline); {
+		time.Sleep(100 * time.Millisecond)
+		got = Can(t, c, user, verb, resource, namespace)
+	}
+	return got
+}
+
 // NamespaceGone waits up to a minute for the namespace to be deleted (the
 // namespace controller empties it first) and fails t if it is still there.
 func NamespaceGone(t testing.TB, c kubernetes.Interface, ns string) {

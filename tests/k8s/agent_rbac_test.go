@@ -82,7 +82,7 @@ func TestAgentRBAC(t *testing.T) {
 		{"list", "nodes", "", false},
 		{"create", "leases.coordination.k8s.io", demoNS, false},
 	} {
-		if got := harness.Can(t, c, agent, tc.verb, tc.resource, tc.namespace); got != tc.want {
+		if got := harness.Expect(t, c, agent, tc.verb, tc.resource, tc.namespace, tc.want); got != tc.want {
 			t.Errorf("agent Can(%s, %s, %q) = %v, want %v", tc.verb, tc.resource, tc.namespace, got, tc.want)
 		}
 	}
@@ -115,7 +115,7 @@ func TestAgentClusterAdminBindingIsAccepted(t *testing.T) {
 			t.Error(err)
 		}
 	})
-	if !harness.Can(t, c, agent, "create", "clusterrolebindings.rbac.authorization.k8s.io", "") {
+	if !harness.Expect(t, c, agent, "create", "clusterrolebindings.rbac.authorization.k8s.io", "", true) {
 		t.Error("with agent:clusterAdmin the agent is cluster-admin")
 	}
 }

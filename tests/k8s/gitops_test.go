@@ -200,7 +200,7 @@ func TestFluxObjectsAreAccepted(t *testing.T) {
 		{"list", "secrets", "", false},
 		{"list", "customresourcedefinitions.apiextensions.k8s.io", "", false},
 	} {
-		if got := harness.Can(t, kube.Clientset, agent, tc.verb, tc.resource, tc.namespace); got != tc.want {
+		if got := harness.Expect(t, kube.Clientset, agent, tc.verb, tc.resource, tc.namespace, tc.want); got != tc.want {
 			t.Errorf("agentk Can(%s, %s, %q) = %v, want %v", tc.verb, tc.resource, tc.namespace, got, tc.want)
 		}
 	}

@@ -141,7 +141,7 @@ func TestAccess(t *testing.T) {
 		{reader, "list", "pods", "", false},
 		{"someone", "get", "pods", ns, false},
 	} {
-		if got := harness.Can(t, c, tc.user, tc.verb, tc.resource, tc.namespace); got != tc.want {
+		if got := harness.Expect(t, c, tc.user, tc.verb, tc.resource, tc.namespace, tc.want); got != tc.want {
 			t.Errorf("Can(%s, %s, %s, %q) = %v, want %v", tc.user, tc.verb, tc.resource, tc.namespace, got, tc.want)
 		}
 	}

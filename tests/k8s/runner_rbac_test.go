@@ -60,7 +60,7 @@ func sarMismatches(t *testing.T, c kubernetes.Interface, rows []sar) []string {
 	}
 	var bad []string
 	for _, r := range rows {
-		if got := harness.Can(t, c, r.user, r.verb, r.resource, r.namespace); got != r.want {
+		if got := harness.Expect(t, c, r.user, r.verb, r.resource, r.namespace, r.want); got != r.want {
 			bad = append(bad, fmt.Sprintf("%s: %v, want %v", r, got, r.want))
 		}
 	}
