@@ -17,7 +17,7 @@ const twoClusters = `[
    "gitops": false,
    "pools": [
      {"name": "general", "nodeType": "PRO2-XS", "size": 3},
-     {"name": "burst", "nodeType": "POP2-4C-16G", "autoscaling": {"min": 0, "max": "5"},
+     {"name": "burst", "nodeType": "POP2-4C-16G", "autoscaling": {"min": 1, "max": "5"},
       "autohealing": false, "rootVolumeSizeGb": 40, "zone": "fr-par-2", "tags": ["team-shop"]}
    ]}
 ]`
@@ -64,9 +64,9 @@ func TestClusterListReadsEveryField(t *testing.T) {
 	assert.False(t, prod.GitOps)
 	assert.Equal(t, []Pool{
 		{Name: "general", NodeType: "PRO2-XS", Size: 3, Autohealing: true},
-		{Name: "burst", NodeType: "POP2-4C-16G", Size: 1, Autoscaling: true, MinSize: 0, MaxSize: 5,
+		{Name: "burst", NodeType: "POP2-4C-16G", Size: 1, Autoscaling: true, MinSize: 1, MaxSize: 5,
 			RootVolumeSizeGB: 40, Zone: "fr-par-2", Tags: []string{"team-shop"}},
-	}, prod.Pools, "an autoscaled pool without a size starts at its minimum, but never empty")
+	}, prod.Pools, "an autoscaled pool without a size starts at its minimum")
 	assert.Equal(t, "kapsule:clusters[1].pools[1].zone", prod.PoolKey(1, "zone"))
 	assert.Equal(t, 5, prod.Pools[1].MaxNodes())
 	assert.True(t, c.AnyGitOps())
@@ -115,6 +115,17 @@ func TestClusterListNamesKeyAndFix(t *testing.T) {
 		{"autoscaling", `[{"name": "a", "pools": [{"name": "p", "size": 9, "autoscaling": {"min": 1, "max": 4}}, {"name": "q", "autoscaling": {"min": 3, "max": 0}}]}]`, nil, [][]string{
 			{"kapsule:clusters[0].pools[0].size 9 must be from kapsule:clusters[0].pools[0].autoscaling.min to kapsule:clusters[0].pools[0].autoscaling.max (1 to 4)"},
 			{"kapsule:clusters[0].pools[1].autoscaling.max 0 must be from 1 to 150"},
+		}},
+		{"what the Scaleway provider refuses", `[{"name": "a", "pools": [
+			{"name": "p", "rootVolumeSizeGb": 15},
+			{"name": "q", "size": 0, "autoscaling": {"min": 1, "max": 3}},
+			{"name": "r", "autoscaling": {"min": 0, "max": 3}}]}]`, nil, [][]string{
+			{"kapsule:clusters[0].pools[0].rootVolumeSizeGb 15 must be from 20 to 10240 GB"},
+			{"kapsule:clusters[0].pools[1].size 0 must be at least 1 node: Kapsule refuses a pool that starts empty"},
+			{"kapsule:clusters[0].pools[2].autoscaling.min 0 must be from 1 to"},
+		}},
+		{"every pool tainted", `[{"name": "a", "pools": [{"name": "p", "tags": ["taint=gpu=true:NoSchedule"]}, {"name": "q", "tags": ["team", "taint=x=y:NoExecute"]}]}]`, nil, [][]string{
+			{"kapsule:clusters[0] (\"a\") has a taint= tag on every pool", "leave one pool untainted"},
 		}},
 		{"zone of another region", `[{"name": "a", "pools": [{"name": "p", "zone": "nl-ams-1"}]}]`, nil, [][]string{
 			{"kapsule:clusters[0].pools[0].zone \"nl-ams-1\" is not a zone of scaleway:region \"fr-par\"", "fr-par-1, fr-par-2, fr-par-3"},

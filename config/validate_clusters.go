@@ -19,6 +19,17 @@ var poolZones = map[string][]string{
 	"pl-waw": {"pl-waw-1", "pl-waw-2", "pl-waw-3"},
 }
 
+// Node system volumes: Kapsule's minimum, block storage's maximum.
+const (
+	minNodeVolumeGB = 20
+	maxNodeVolumeGB = 10240
+)
+
+// taintTag is a pool tag Scaleway's cloud controller turns into a node
+// taint ("taint=key=value:Effect", cloud-provider-scaleway docs/tags.md, as
+// terraform-provider-scaleway docs/resources/k8s_pool.md repeats).
+const taintTag = "taint="
+
 // checkClusters checks every cluster, its pools and its agent, then that
 // the private network holds all their nodes at once.
 func (c *Config) checkClusters(p *problems, pn netip.Prefix) {
@@ -134,6 +145,11 @@ func (c *Config) checkCluster(p *problems, cl Cluster) (nodes int, ok bool) {
 			}
 		}
 	}
+	if len(cl.Pools) > 0 && !slices.ContainsFunc(cl.Pools, func(pl Pool) bool {
+		return !slices.ContainsFunc(pl.Tags, func(t string) bool { return strings.HasPrefix(t, taintTag) })
+	}) {
+		p.add("%s has a %s tag on every pool, so the agent, Flux and the runner, which tolerate no taint, could run nowhere: leave one pool untainted", clusterLabel(cl), taintTag)
+	}
 	if ok && nodes > kapsuleMaxNodes {
 		p.add("%s has up to %d nodes in its pools, more than the %d of a Kapsule cluster with the mutualized control plane this program creates: make its pools smaller", clusterLabel(cl), nodes, kapsuleMaxNodes)
 	}
@@ -149,7 +165,13 @@ func (c *Config) checkPool(p *problems, cl Cluster, i int, pool Pool) (nodes int
 	if p.read(sizeKey) {
 		ok = true
 		switch {
-		case pool.Size < 1 && !pool.Autoscaling:
+		case pool.Size < 1 && pool.Autoscaling:
+			// terraform-provider-scaleway k8s/pool.go validatePoolSize: a
+			// mutualized cluster cannot have less than 1 node, and the
+			// cluster's pools are created side by side.
+			p.add("%s %d must be at least 1 node: Kapsule refuses a pool that starts empty beside pools still being created; let the autoscaler take it down", sizeKey, pool.Size)
+			ok = false
+		case pool.Size < 1:
 			p.add("%s %d must be at least 1 node", sizeKey, pool.Size)
 			ok = false
 		case pool.Size > kapsuleMaxNodes:
@@ -165,14 +187,21 @@ func (c *Config) checkPool(p *problems, cl Cluster, i int, pool Pool) (nodes int
 		case pool.MaxSize < 1 || pool.MaxSize > kapsuleMaxNodes:
 			p.add("%s %d must be from 1 to %d nodes", maxKey, pool.MaxSize, kapsuleMaxNodes)
 			ok = false
-		case pool.MinSize < 0 || pool.MinSize > pool.MaxSize:
-			p.add("%s %d must be from 0 to %s (%d)", minKey, pool.MinSize, maxKey, pool.MaxSize)
-		case pool.Size < pool.MinSize || pool.Size > pool.MaxSize:
+		case pool.MinSize < 1 || pool.MinSize > pool.MaxSize:
+			// 0 is not kept: the provider reads an unset min_size for it and
+			// creates the pool with min 1 (pool.go, d.GetOk("min_size")), so the
+			// next up would change it again; and a cluster autoscaled to no
+			// node would lose its agent.
+			p.add("%s %d must be from 1 to %s (%d)", minKey, pool.MinSize, maxKey, pool.MaxSize)
+		case ok && (pool.Size < pool.MinSize || pool.Size > pool.MaxSize):
 			p.add("%s %d must be from %s to %s (%d to %d), where the autoscaler keeps the pool; leave it out to start at the minimum", sizeKey, pool.Size, minKey, maxKey, pool.MinSize, pool.MaxSize)
 		}
 	}
-	if key := cl.PoolKey(i, "rootVolumeSizeGb"); p.read(key) && pool.RootVolumeSizeGB < 0 {
-		p.add("%s %d must be a size in GB, or left out for Kapsule's default", key, pool.RootVolumeSizeGB)
+	// The provider refuses less than 20 GB ("the minimal volume size of a
+	// node is 20GB", terraform-provider-scaleway docs/resources/k8s_pool.md;
+	// pool.go nodeMinVolumeSize); block volumes end at 10 TB.
+	if key := cl.PoolKey(i, "rootVolumeSizeGb"); p.read(key) && pool.RootVolumeSizeGB != 0 && (pool.RootVolumeSizeGB < minNodeVolumeGB || pool.RootVolumeSizeGB > maxNodeVolumeGB) {
+		p.add("%s %d must be from %d to %d GB, or left out for Kapsule's default", key, pool.RootVolumeSizeGB, minNodeVolumeGB, maxNodeVolumeGB)
 	}
 	if key := cl.PoolKey(i, "zone"); p.read(key) && pool.Zone != "" {
 		if zones, known := poolZones[c.Region]; known && !slices.Contains(zones, pool.Zone) {
