@@ -355,7 +355,7 @@ func warnOutsideRootNamespace(ctx *pulumi.Context, comp *Agent, projects []strin
 
 // agentTokenDescription says where a token's agentk runs.
 func agentTokenDescription(cluster string) string {
-	if cluster == "" || cluster == config.DefaultClusterName {
+	if isDefaultCluster(cluster) {
 		return "agentk in the Kapsule cluster (gitlab-kapsule)"
 	}
 	return "agentk in the Kapsule cluster " + cluster + " (gitlab-kapsule)"

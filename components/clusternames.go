@@ -7,10 +7,16 @@ import "github.com/gitlab-kapsule/gitlab-kapsule/config"
 // one-cluster stack keeps every name it had, and "<base>-<cluster>" for the
 // others ("kapsule-prod", "agent-prod-token").
 func ClusterResourceName(base, cluster string) string {
-	if cluster == "" || cluster == config.DefaultClusterName {
+	if isDefaultCluster(cluster) {
 		return base
 	}
 	return base + "-" + cluster
+}
+
+// isDefaultCluster reports whether cluster is the one-cluster stack's
+// (config.DefaultClusterName, or unnamed), whose resources keep their names.
+func isDefaultCluster(cluster string) bool {
+	return cluster == "" || cluster == config.DefaultClusterName
 }
 
 // KapsuleClusterName is a cluster's Scaleway name, "<prefix>-<cluster>"

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gitlab-kapsule/gitlab-kapsule/config"
 	"github.com/gitlab-kapsule/gitlab-kapsule/manifests"
 )
 
@@ -54,7 +53,7 @@ func FluxWebhookReceiverURL(fluxNamespace string) string {
 // cluster. No folder is inside another, since Flux applies a folder with
 // every folder under it.
 func DemoRepoDirOf(cluster string) string {
-	if cluster == "" || cluster == config.DefaultClusterName {
+	if isDefaultCluster(cluster) {
 		return DemoRepoDir
 	}
 	return "clusters/" + cluster + "/" + DemoName

@@ -8,13 +8,6 @@ import (
 	"strings"
 )
 
-// oneClusterOnly are the keys of the one-cluster form that kapsule:clusters
-// replaces: each value has one home, so a stack sets either these or the list.
-var oneClusterOnly = []string{
-	"kapsule:version", "kapsule:cni", "kapsule:nodeType", "kapsule:size", "kapsule:apiAllowedCidrs",
-	"agent:name", "agent:namespaces", "agent:clusterAdmin", "gitops:enabled",
-}
-
 // clusters reads kapsule:clusters, a list of objects (README "Several
 // clusters"), into dst; fields left out take the defaults. Every field that
 // does not read is reported, naming its path, and marked unread so that its

@@ -87,20 +87,17 @@ func Load(ctx *pulumi.Context, reserved ...ReservedRange) (*Config, error) {
 	return &c, nil
 }
 
-// oneClusterKeysBesideTheList refuses the one-cluster keys in a stack
-// that sets kapsule:clusters, naming the field each belongs to instead.
+// oneClusterKeysBesideTheList refuses the one-cluster keys (oneClusterKeys)
+// in a stack that sets kapsule:clusters, which replaces them: each value has
+// one home. It names the field each belongs to instead.
 func (r *reader) oneClusterKeysBesideTheList() []error {
 	var errs []error
-	for _, key := range oneClusterOnly {
+	for _, f := range sortedKeys(oneClusterKeys) {
+		key := oneClusterKeys[f]
 		if !r.set[key] {
 			continue
 		}
-		field := ""
-		for f, k := range oneClusterKeys {
-			if k == key {
-				field = strings.Replace(f, "pools[0]", "pools[j]", 1)
-			}
-		}
+		field := strings.Replace(f, "pools[0]", "pools[j]", 1)
 		errs = append(errs, fmt.Errorf("%s describes the one cluster of a stack without %s, which this stack sets: "+
 			"set %s[i].%s in each cluster instead and remove %s", key, ClustersKey, ClustersKey, field, key))
 	}

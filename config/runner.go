@@ -70,14 +70,18 @@ func (c *Config) checkRunner(p *problems) {
 	p.listOf("runner:tags", r.Tags, runnerTag, "is not a runner tag: use letters, digits and . _ : / -, without spaces or commas")
 }
 
-// chartFor names the chart release known to ship GitLab Runner major.minor,
-// or says to look it up.
+// chartFor names the newest chart release known to ship GitLab Runner
+// major.minor (several ship 18.6), or says to look it up.
 func chartFor(major, minor int) string {
 	want := strconv.Itoa(major) + "." + strconv.Itoa(minor)
-	for chart, runner := range runnerChartShips {
-		if strings.HasPrefix(runner, want+".") {
-			return chart
+	best := ""
+	for _, chart := range sortedKeys(runnerChartShips) {
+		if strings.HasPrefix(runnerChartShips[chart], want+".") {
+			best = chart // sorted: the last match is the newest (one-digit parts)
 		}
+	}
+	if best != "" {
+		return best
 	}
 	return "the chart whose appVersion is " + want + ".x (`helm search repo gitlab/gitlab-runner --versions`)"
 }

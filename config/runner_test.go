@@ -15,6 +15,9 @@ func TestRunnerNamesKeyAndFix(t *testing.T) {
 	}{
 		{"unpinned chart", func(c *Config) { c.Runner.ChartVersion = "latest" }, []string{"runner:chartVersion \"latest\" must be a pinned gitlab-runner chart version such as \"0.82.0\""}},
 		{"chart of another minor", func(c *Config) { c.Runner.ChartVersion = "0.81.0" }, []string{"runner:chartVersion \"0.81.0\" ships GitLab Runner 18.4.0", "gitlabHost:version is \"18.5.2-ce.0\"", "0.82.0 for 18.5"}},
+		{"several charts ship GitLab's minor: the newest is named", func(c *Config) {
+			c.GitLab.Version, c.Agent.ImageTag, c.Agent.ChartVersion = "18.6.1-ce.0", "v18.6.1", "2.21.0"
+		}, []string{"use the chart of GitLab's minor release (0.83.3 for 18.6)"}},
 		{"no chart known for GitLab's minor", func(c *Config) {
 			c.GitLab.Version, c.Agent.ImageTag, c.Agent.ChartVersion = "18.9.0-ce.0", "v18.9.0", "2.30.0"
 		}, []string{"runner:chartVersion \"0.82.0\" ships GitLab Runner 18.5.0", "the chart whose appVersion is 18.9.x"}},

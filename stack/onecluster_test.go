@@ -131,22 +131,12 @@ func record(t *testing.T, r result) recorded {
 		require.NoError(t, err)
 		out.Resources = append(out.Resources, registration{URN: res.URN, Provider: res.Provider, RetainOnDelete: res.RetainOnDelete, Inputs: inputs})
 	}
-	slices.SortFunc(out.Resources, func(a, b registration) int { return compare(a.URN, b.URN) })
+	slices.SortFunc(out.Resources, func(a, b registration) int { return strings.Compare(a.URN, b.URN) })
 	for name := range r.outputs {
 		out.Outputs = append(out.Outputs, name)
 	}
 	slices.Sort(out.Outputs)
 	return out
-}
-
-func compare(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // plainInputs turns a property value into JSON-able values, keeping the

@@ -70,12 +70,12 @@ func DefaultLatencies() Latencies {
 		typePool: 4 * time.Minute,
 		// Later components (estimates): GitLab API calls, Kubernetes objects,
 		// Helm releases that wait for their pods, the agent's first connection.
-		"gitlab:*":                        2 * s,
-		"kubernetes:*":                    2 * s,
-		"kubernetes:apps/v1:Deployment":   30 * s,
-		"kubernetes:helm.sh/v3:Release":   30 * s,
-		"kubernetes:helm.sh/v4:Chart":     30 * s,
-		"gitlabwait:index:AgentConnected": 30 * s,
+		"gitlab:*":                      2 * s,
+		"kubernetes:*":                  2 * s,
+		"kubernetes:apps/v1:Deployment": 30 * s,
+		"kubernetes:helm.sh/v3:Release": 30 * s,
+		"kubernetes:helm.sh/v4:Chart":   30 * s,
+		typeAgentConnected:              30 * s,
 		// The demo pipeline: jobs pull the kubectl image and roll out one
 		// Deployment per cluster, side by side (estimate).
 		typePipeline: 2 * time.Minute,
@@ -87,7 +87,7 @@ func DefaultLatencies() Latencies {
 // data the cloud needs, or because the cloud misbehaves otherwise (sources
 // in FACTS.md). The ideal deployment honours these and nothing else.
 func DefaultRequirements() []Requirement {
-	return []Requirement{
+	return append([]Requirement{
 		// Roots: created from configuration alone.
 		{Type: typeTLSKey, Why: "generated from configuration"},
 		{Type: typeRandomPassword, Why: "generated from configuration"},
@@ -120,10 +120,6 @@ func DefaultRequirements() []Requirement {
 		{Type: typeGitLabReady, Needs: typeServer, Must: true, Why: "waits for this instance (InstanceId: a replaced instance is waited for again)"},
 		{Type: typeGitLabReady, Needs: typePrivateNIC, Must: true, Why: "GitLab answers on its private address only once the NIC is attached"},
 		{Type: typeGitLabReady, Needs: typeGatewayNetwork, Must: true, Why: "the check goes through the bastion, which reaches the private network only once attached; the first boot also needs its route out"},
-		{Type: typeGitLabReady, Needs: typeGatewayIP, Why: "the bastion's address (BastionHost)"},
-		{Type: typeGitLabReady, Needs: typeTLSKey, Why: "the program's key authenticates to the bastion (PrivateKey)"},
-		{Type: typeGitLabReady, Needs: typeSelfSignedCert, Why: "with TLS, the check trusts the private CA (CaCert)"},
-		{Type: typeGitLabReady, Needs: typeRandomPassword, Why: "ready includes the automation token working (Token)"},
 		{Type: typeCluster, Needs: typePN, Must: true, Why: "new Kapsule clusters must join a private network (PrivateNetworkId)"},
 		{Type: typeCluster, Needs: typeIPAMIP, Must: true, Why: "GitLab's address is reserved before anything else joins the network, or a node's lease may take it (terraform-provider-scaleway docs/resources/ipam_ip.md)"},
 		{Type: typePool, Needs: typeCluster, Must: true, Why: "the pool belongs to the cluster (ClusterId)"},
@@ -138,11 +134,19 @@ func DefaultRequirements() []Requirement {
 		{Type: typePipeline, Needs: typeRepoFile, Must: true, Why: "it waits for the pipeline of the CI file's commit (Sha)"},
 		{Type: typePipeline, Needs: typeAgentConnected, Must: true, Why: "the pipeline's jobs deploy through every cluster's agent, so the CI file is committed (and the wait starts) once every agent is connected"},
 		{Type: typePipeline, Needs: typeRelease, Must: true, Why: "the jobs run on the clusters' runners, installed by their releases"},
-		{Type: typePipeline, Needs: typeGatewayIP, Why: "the wait goes through the bastion (BastionHost)"},
-		{Type: typePipeline, Needs: typeTLSKey, Why: "with the program's key (PrivateKey)"},
-		{Type: typePipeline, Needs: typeSelfSignedCert, Why: "with TLS, trusting the private CA (CaCert)"},
-		{Type: typePipeline, Needs: typeRandomPassword, Why: "reading the pipeline with the automation token (Token)"},
 		{Type: typePipeline, Needs: typeIPAMIP, Why: "GitLab's private address, behind the bastion (TargetHost)"},
+	}, append(throughBastion(typeGitLabReady), throughBastion(typePipeline)...)...)
+}
+
+// throughBastion are what a readiness wait (provider/) takes to ask GitLab
+// through the bastion: its address, the program's key, the private CA with
+// TLS, and the automation token it asks with.
+func throughBastion(wait string) []Requirement {
+	return []Requirement{
+		{Type: wait, Needs: typeGatewayIP, Why: "the wait goes through the bastion (BastionHost)"},
+		{Type: wait, Needs: typeTLSKey, Why: "the program's key authenticates to the bastion (PrivateKey)"},
+		{Type: wait, Needs: typeSelfSignedCert, Why: "with TLS, it trusts the private CA (CaCert)"},
+		{Type: wait, Needs: typeRandomPassword, Why: "it asks with the automation token (Token)"},
 	}
 }
 
