@@ -43,14 +43,15 @@ func New(opts Options) (p.Provider, error) {
 	if opts.Recheck == nil {
 		opts.Recheck = recheckFromEnv
 	}
-	// Every resource shares the lifecycle, and so its seams.
+	// The waits share the lifecycle; every resource shares the seams.
 	gitlab, agent, pipeline := &GitLabReady{}, &AgentConnected{}, &PipelineSucceeded{}
 	gitlab.opts, agent.opts, pipeline.opts = opts, opts, opts
+	configured := &GitLabConfigured{opts: opts}
 	return infer.NewProviderBuilder().
 		WithNamespace("gitlab-kapsule").
 		WithDisplayName("GitLab readiness").
-		WithDescription("Waits, through a Scaleway Public Gateway SSH bastion, until a private GitLab is ready, its Kubernetes agent connected and a CI pipeline succeeded.").
-		WithResources(infer.Resource(gitlab), infer.Resource(agent), infer.Resource(pipeline)).
+		WithDescription("Configures a private GitLab host over SSH through a Scaleway Public Gateway SSH bastion, and waits through it until GitLab is ready, its Kubernetes agent connected and a CI pipeline succeeded.").
+		WithResources(infer.Resource(gitlab), infer.Resource(agent), infer.Resource(pipeline), infer.Resource(configured)).
 		Build()
 }
 

@@ -88,6 +88,22 @@ func TestSchemaInputs(t *testing.T) {
 			"ref":         "required",
 			"sha":         "",
 		}),
+		"gitlabwait:index:GitLabConfigured": with(map[string]string{
+			"timeout":             `default "45m"`,
+			"sshPort":             "default 22",
+			"sshUser":             `default "root"`,
+			"instanceId":          "required",
+			"dataVolumeId":        "required",
+			"package":             "required",
+			"packageVersion":      "required",
+			"gitlabRb":            "required",
+			"rootPassword":        "required secret",
+			"adminToken":          "required secret",
+			"adminTokenExpiresAt": "required",
+			"tlsCert":             "",
+			"tlsKey":              "secret",
+			"backup":              "",
+		}),
 	}
 
 	var schema struct {
