@@ -26,6 +26,8 @@ type Config struct {
 	Clusters []Cluster
 	// Runner is the GitLab Runner of every cluster.
 	Runner Runner
+	// Backup is GitLab's backups to Object Storage.
+	Backup Backup
 }
 
 // Network configures the private network and its Public Gateway.
@@ -54,8 +56,15 @@ type GitLab struct {
 	// PrivateIP is the reserved address of the host in the private network
 	// (gitlabHost:privateIp); the tenth address of network:cidr by default.
 	PrivateIP string
-	// DiskSizeGB is the root volume's size (gitlabHost:diskSizeGb).
+	// DiskSizeGB is the root volume's size (gitlabHost:diskSizeGb): the
+	// system only, since GitLab's data lives on the data volume.
 	DiskSizeGB int
+	// DataVolumeSizeGB is the size of the block volume that holds GitLab's
+	// data and configuration (gitlabHost:dataVolumeSizeGb). It may grow, never shrink.
+	DataVolumeSizeGB int
+	// RetainDataVolume keeps the data volume when the stack is destroyed
+	// (gitlabHost:retainDataVolume); true by default.
+	RetainDataVolume bool
 	// RootPassword is the initial root password (gitlabHost:rootPassword,
 	// a secret); generated when empty.
 	RootPassword string
@@ -124,9 +133,11 @@ func Defaults() Config {
 			Edition:      "ce",
 			// 18.5.2 bundles KAS 18.5.2 (omnibus-gitlab tag 18.5.2+ce.0,
 			// GITLAB_KAS_VERSION); agentk and the chart below match it.
-			Version:    "18.5.2-ce.0",
-			DiskSizeGB: 50,
-			TLS:        true,
+			Version:          "18.5.2-ce.0",
+			DiskSizeGB:       50,
+			DataVolumeSizeGB: 100,
+			RetainDataVolume: true,
+			TLS:              true,
 		},
 		Kapsule: Kapsule{
 			// 1.34 left support on 2026-11-29; 1.36 is supported until
@@ -153,6 +164,11 @@ func Defaults() Config {
 			// 18.5 (runnerChartShips).
 			ChartVersion: "0.82.0",
 			Concurrency:  4,
+		},
+		Backup: Backup{
+			Enabled:       true,
+			Schedule:      "daily",
+			RetentionDays: 30,
 		},
 		GitOps: GitOps{
 			Enabled:          true,

@@ -42,6 +42,8 @@ func Load(ctx *pulumi.Context, reserved ...ReservedRange) (*Config, error) {
 	r.str("gitlabHost", "version", &c.GitLab.Version)
 	r.str("gitlabHost", "privateIp", &c.GitLab.PrivateIP)
 	r.integer("gitlabHost", "diskSizeGb", &c.GitLab.DiskSizeGB)
+	r.integer("gitlabHost", "dataVolumeSizeGb", &c.GitLab.DataVolumeSizeGB)
+	r.boolean("gitlabHost", "retainDataVolume", &c.GitLab.RetainDataVolume)
 	r.secret("gitlabHost", "rootPassword", &c.GitLab.RootPassword)
 	r.boolean("gitlabHost", "tls", &c.GitLab.TLS)
 
@@ -65,6 +67,11 @@ func Load(ctx *pulumi.Context, reserved ...ReservedRange) (*Config, error) {
 	r.integer("runner", "concurrency", &c.Runner.Concurrency)
 	r.list("runner", "tags", "kapsule", &c.Runner.Tags)
 	r.boolean("runner", "privileged", &c.Runner.Privileged)
+
+	r.boolean("backup", "enabled", &c.Backup.Enabled)
+	r.str("backup", "schedule", &c.Backup.Schedule)
+	r.integer("backup", "retentionDays", &c.Backup.RetentionDays)
+	r.boolean("backup", "adoptBucket", &c.Backup.AdoptBucket)
 
 	r.boolean("gitops", "enabled", &c.GitOps.Enabled)
 	r.str("gitops", "fluxChartVersion", &c.GitOps.FluxChartVersion)

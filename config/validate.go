@@ -128,6 +128,7 @@ func (c *Config) problems(unread map[string]bool, reserved []ReservedRange) []er
 	c.checkClusters(p, pn)
 	c.checkAgent(p)
 	c.checkRunner(p)
+	c.checkBackup(p)
 	c.checkGitOps(p)
 	return p.errs
 }
@@ -219,6 +220,13 @@ func (c *Config) validateCIDR(reserved []ReservedRange) (netip.Prefix, error) {
 	return pn, nil
 }
 
+// The data volume's bounds: GitLab's repositories, database and the
+// backups staged before upload need room; SBS volumes go up to 10 TB.
+const (
+	minDataVolumeGB = 20
+	maxDataVolumeGB = 10000
+)
+
 func (c *Config) checkGitLab(p *problems, pn netip.Prefix) {
 	g := &c.GitLab
 
@@ -252,6 +260,11 @@ func (c *Config) checkGitLab(p *problems, pn netip.Prefix) {
 	}
 	if p.read("gitlabHost:diskSizeGb") && g.DiskSizeGB < 20 {
 		p.add("gitlabHost:diskSizeGb %d is too small for GitLab's packages and data: use at least 20", g.DiskSizeGB)
+	}
+	// SBS volumes take from 1 GB up; GitLab's own minimum for repositories
+	// and its database is well above that (GitLab docs install/requirements.md).
+	if n := g.DataVolumeSizeGB; p.read("gitlabHost:dataVolumeSizeGb") && (n < minDataVolumeGB || n > maxDataVolumeGB) {
+		p.add("gitlabHost:dataVolumeSizeGb %d must be from %d to %d GB (it may grow later, never shrink)", n, minDataVolumeGB, maxDataVolumeGB)
 	}
 	if pw := g.RootPassword; p.read("gitlabHost:rootPassword") && pw != "" && len([]rune(pw)) < 8 {
 		p.add("gitlabHost:rootPassword is shorter than GitLab's minimum of 8 characters: `pulumi config set --secret gitlabHost:rootPassword` with a longer one, or remove it to have one generated")
