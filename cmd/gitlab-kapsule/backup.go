@@ -1,0 +1,283 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"regexp"
+	"strings"
+	"sync"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/auto"
+
+	"github.com/gitlab-kapsule/gitlab-kapsule/stack"
+)
+
+// The host's backup and restore scripts, which the host configuration
+// installs (package hostscripts: gitlab-kapsule-backup [--list],
+// gitlab-kapsule-restore ID).
+const (
+	hostBackupScript  = "/usr/local/sbin/gitlab-kapsule-backup"
+	hostRestoreScript = "/usr/local/sbin/gitlab-kapsule-restore"
+)
+
+// backupBucketOutput names the stack's backup bucket; a stack without it
+// backs nothing up (backup:enabled false, or deployed before backups).
+const backupBucketOutput stack.Output = "backupBucket"
+
+// backupID is what a backup ID may be. GitLab's are "<unix time>_<date>_<version>",
+// e.g. 1704402450_2024_01_04_16.7.0-ee (gitlab-org/gitlab#436370); the ID
+// becomes part of the command line the host's shell runs, so nothing beyond
+// letters, digits, '.', '_' and '-' gets there.
+var backupID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
+
+// exitCommandNotFound is the exit status of a shell that found no such
+// command (POSIX, "Command Search and Execution").
+const exitCommandNotFound = 127
+
+// confirmInput is where restore reads its confirmation (tests replace it).
+var confirmInput io.Reader = os.Stdin
+
+func cmdBackup(ctx context.Context, o *options, args []string, stdout, stderr io.Writer) error {
+	if _, err := parseCommand("backup", o, args, stderr, 0, nil); err != nil {
+		return err
+	}
+	outs, err := readOutputs(ctx, o)
+	if err != nil {
+		return err
+	}
+	bucket, err := backupBucket(outs)
+	if err != nil {
+		return err
+	}
+	argv, err := hostCommand(outs, hostBackupScript)
+	if err != nil {
+		return err
+	}
+	// The script's last line is the backup's ID; what it prints before goes
+	// to stderr as it comes, so stdout holds the ID alone: id=$(gitlab-kapsule backup).
+	// Both of ssh's streams end in stderr, copied by two goroutines: one lock.
+	errW := &lockedWriter{w: stderr}
+	last := &lastLine{w: errW}
+	if err := runOnHost(ctx, argv, last, errW, "back GitLab up"); err != nil {
+		return err
+	}
+	id := last.held()
+	if !backupID.MatchString(id) {
+		return fmt.Errorf("the backup script on the GitLab host ended without printing a backup ID (its last line: %q): look at its output above, or on the host with `%s`",
+			id, sshExecCommand(o))
+	}
+	fmt.Fprintln(stdout, id)
+	fmt.Fprintf(stderr, "GitLab backup %s is in bucket %s; `%s` restores it.\n", id, bucket, restoreCommand(o, id))
+	return nil
+}
+
+func cmdRestore(ctx context.Context, o *options, args []string, stdout, stderr io.Writer) error {
+	var yes bool
+	fs, err := parseCommandAnyOrder("restore", o, args, stderr, 1, func(fs *flag.FlagSet) {
+		fs.BoolVar(&yes, "yes", false, "restore without asking for confirmation")
+	})
+	if err != nil {
+		return err
+	}
+	id := fs.Arg(0)
+	if id != "" && !backupID.MatchString(id) {
+		return fmt.Errorf("%q is not a backup ID (letters, digits, '.', '_' and '-', as `%s` lists them): %w", id, restoreCommand(o, ""), errUsage)
+	}
+	outs, err := readOutputs(ctx, o)
+	if err != nil {
+		return err
+	}
+	bucket, err := backupBucket(outs)
+	if err != nil {
+		return err
+	}
+	if id == "" {
+		return listBackups(ctx, o, outs, bucket, stdout, stderr)
+	}
+	host, err := stringOutput(outs, stack.SSHCommand)
+	if err != nil {
+		return err
+	}
+	if !yes {
+		if err := confirmRestore(o, id, hostOf(host), stderr); err != nil {
+			return err
+		}
+	}
+	argv, err := hostCommand(outs, hostRestoreScript+" "+id)
+	if err != nil {
+		return err
+	}
+	if err := runOnHost(ctx, argv, stdout, stderr, "restore backup "+id); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "Restored GitLab backup %s.\nNow run `%s`: the restored database holds the root password and automation token of when the backup was made, "+
+		"and up applies this stack's again (and its configuration), so the program and its GitLab resources work with GitLab again.\n", id, upCommand(o))
+	return nil
+}
+
+// listBackups prints the bucket's backups and asks for one: restore without
+// an ID changes nothing.
+func listBackups(ctx context.Context, o *options, outs auto.OutputMap, bucket string, stdout, stderr io.Writer) error {
+	argv, err := hostCommand(outs, hostBackupScript+" --list")
+	if err != nil {
+		return err
+	}
+	var listed bytes.Buffer
+	if err := runOnHost(ctx, argv, io.MultiWriter(stdout, &listed), stderr, "list the backups"); err != nil {
+		return err
+	}
+	if strings.TrimSpace(listed.String()) == "" {
+		return fmt.Errorf("bucket %s holds no backup yet: make one with `%s`", bucket, backupCommand(o))
+	}
+	return fmt.Errorf("name the backup to restore, one of those above: `%s`: %w", restoreCommand(o, "ID"), errUsage)
+}
+
+// confirmRestore asks before GitLab's data is replaced; anything but "yes"
+// (or no terminal to answer on) changes nothing.
+func confirmRestore(o *options, id, host string, stderr io.Writer) error {
+	fmt.Fprintf(stderr, "Restoring backup %s replaces every repository, user, issue and setting of GitLab on %s with the backup's: "+
+		"what changed since it was made is lost. The backup must come from the GitLab version the host runs (gitlabHost:version).\n"+
+		"Type yes to restore: ", id, host)
+	answer, err := bufio.NewReader(confirmInput).ReadString('\n')
+	if strings.EqualFold(strings.TrimSpace(answer), "yes") {
+		return nil
+	}
+	fmt.Fprintln(stderr)
+	if err != nil {
+		return fmt.Errorf("restore not confirmed (no answer: %v), nothing was changed: answer yes, or pass --yes, e.g. `%s --yes`", err, restoreCommand(o, id))
+	}
+	return fmt.Errorf("restore not confirmed (answered %q), nothing was changed", strings.TrimSpace(answer))
+}
+
+// backupBucket is the stack's backup bucket, or why there is none.
+func backupBucket(outs auto.OutputMap) (string, error) {
+	v, ok := outs[string(backupBucketOutput)]
+	bucket, _ := v.Value.(string)
+	if !ok || bucket == "" {
+		return "", fmt.Errorf("%w: the stack has no backup bucket (output %s): set backup:enabled to true (the default) and run up with this version of the program",
+			errMissing, backupBucketOutput)
+	}
+	return bucket, nil
+}
+
+// keepAlive makes OpenSSH check the connection every 30 s (ssh_config(5),
+// ServerAliveInterval): a backup or a restore may print nothing for minutes,
+// and a silent connection through the bastion and NAT may otherwise be dropped.
+var keepAlive = []string{"-o", "ServerAliveInterval=30"}
+
+// hostCommand is the stack's SSH command to the GitLab host (root, through
+// the bastion: what `ssh` prints), with keepAlive, running remote on it.
+func hostCommand(outs auto.OutputMap, remote string) ([]string, error) {
+	line, err := stringOutput(outs, stack.SSHCommand)
+	if err != nil {
+		return nil, err
+	}
+	f := strings.Fields(line)
+	argv := append(append([]string{f[0]}, keepAlive...), f[1:]...)
+	return append(argv, remote), nil
+}
+
+// hostOf is the SSH command's destination, user@host.
+func hostOf(sshLine string) string {
+	f := strings.Fields(sshLine)
+	return f[len(f)-1]
+}
+
+// runOnHost runs the OpenSSH client (argv) with no input: OpenSSH asks for
+// host keys and key passphrases on the terminal itself, and the remote
+// script reads nothing. what names the job in errors.
+func runOnHost(ctx context.Context, argv []string, stdout, stderr io.Writer, what string) error {
+	bin, err := exec.LookPath(argv[0])
+	if err != nil {
+		return fmt.Errorf("%w: %s is not on PATH: install the OpenSSH client (apt-get install openssh-client)", errMissing, argv[0])
+	}
+	cmd := exec.CommandContext(ctx, bin, argv[1:]...)
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	err = cmd.Run()
+	var exit *exec.ExitError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &exit) && exit.ExitCode() == 255:
+		return fmt.Errorf("could not %s: ssh could not reach the GitLab host (exit 255): is your key in network:sshPublicKey, and your address in network:allowedIpRanges? %w", what, err)
+	case errors.As(err, &exit) && exit.ExitCode() == exitCommandNotFound:
+		return fmt.Errorf("could not %s: the GitLab host could not run %s (exit 127, command not found): run up with this version of the program, which installs the host's scripts; if it did, see the output above",
+			what, strings.Fields(argv[len(argv)-1])[0])
+	case errors.As(err, &exit):
+		return fmt.Errorf("could not %s: the script on the GitLab host failed (exit %d): its output is above", what, exit.ExitCode())
+	default:
+		return fmt.Errorf("could not %s: ssh: %w", what, err)
+	}
+}
+
+// lockedWriter serialises writes to w.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+// lastLine passes on each line written to it but the last, which it holds.
+type lastLine struct {
+	w    io.Writer
+	buf  bytes.Buffer
+	line string
+}
+
+func (l *lastLine) Write(p []byte) (int, error) {
+	l.buf.Write(p)
+	for {
+		i := bytes.IndexByte(l.buf.Bytes(), '\n')
+		if i < 0 {
+			return len(p), nil
+		}
+		next := strings.TrimRight(string(l.buf.Next(i+1)), "\r\n")
+		if strings.TrimSpace(next) == "" {
+			continue
+		}
+		if l.line != "" {
+			if _, err := fmt.Fprintln(l.w, l.line); err != nil {
+				return len(p), err
+			}
+		}
+		l.line = next
+	}
+}
+
+// held is the last non-empty line, trimmed, unfinished or not.
+func (l *lastLine) held() string {
+	if rest := strings.TrimSpace(l.buf.String()); rest != "" {
+		if l.line != "" {
+			fmt.Fprintln(l.w, l.line)
+		}
+		l.line, l.buf = rest, bytes.Buffer{}
+	}
+	return strings.TrimSpace(l.line)
+}
+
+// The commands as the user runs them, flags included.
+func backupCommand(o *options) string { return strings.TrimSuffix(upCommand(o), " up") + " backup" }
+
+func restoreCommand(o *options, id string) string {
+	cmd := strings.TrimSuffix(upCommand(o), " up") + " restore"
+	if id != "" {
+		cmd += " " + id
+	}
+	return cmd
+}
+
+func sshExecCommand(o *options) string {
+	return strings.TrimSuffix(upCommand(o), " up") + " ssh --exec"
+}

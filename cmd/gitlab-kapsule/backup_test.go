@@ -1,0 +1,244 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/auto"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+const (
+	testBackupID    = "1764547200_2026_12_01_18.5.2"
+	olderBackupID   = "1764460800_2026_11_30_18.5.2"
+	testBackupHost  = "root@glk-dev-gitlab.glk-dev-pn.internal"
+	testBackupJump  = "bastion@203.0.113.7:61000"
+	testBucketName  = "glk-dev-gitlab-backups-0a1b2c3d"
+	fakeSSHExitFile = "exit"
+)
+
+// backupStack is a deployed stack with backups: the shared outputs and the bucket.
+func backupStack() auto.OutputMap {
+	outs := outputs(testBackupJump, "https://10.0.0.10")
+	outs[string(backupBucketOutput)] = auto.OutputValue{Value: testBucketName}
+	return outs
+}
+
+// fakeSSH puts on PATH an `ssh` that stands in for the OpenSSH client
+// reaching the GitLab host, whose stand-in scripts answer as the host's
+// gitlab-kapsule-backup (progress, then the ID; --list: one ID a line) and
+// gitlab-kapsule-restore do. It records each call's argv, one argument a
+// line, calls separated by "--", and exits with the status written to the
+// file "exit" in its folder (0 when there is none). It returns that folder.
+func fakeSSH(t *testing.T, listed ...string) (dir string, calls func() [][]string) {
+	t.Helper()
+	dir = t.TempDir()
+	log := filepath.Join(dir, "calls.log")
+	list := ""
+	for _, id := range listed {
+		list += "echo '" + id + "'\n"
+	}
+	script := `#!/bin/sh
+for a in "$@"; do printf '%s\n' "$a" >> '` + log + `'; done
+echo -- >> '` + log + `'
+code=0
+[ -f '` + filepath.Join(dir, fakeSSHExitFile) + `' ] && code=$(cat '` + filepath.Join(dir, fakeSSHExitFile) + `')
+[ "$code" = 0 ] || { echo "fake ssh: exit $code" >&2; exit "$code"; }
+eval "last=\${$#}"
+case "$last" in
+*gitlab-kapsule-backup" --list") ` + list + ` ;;
+*gitlab-kapsule-backup) echo "Dumping database ... done"; echo "Uploading to s3 ... done"; echo '` + testBackupID + `' ;;
+*gitlab-kapsule-restore" "*) echo "Restoring ... done" ;;
+*) echo "fake ssh: unknown remote command: $last" >&2; exit 1 ;;
+esac
+`
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "ssh"), []byte(script), 0o755))
+	t.Setenv("PATH", dir+string(os.PathListSeparator)+os.Getenv("PATH"))
+	return dir, func() [][]string {
+		b, err := os.ReadFile(log)
+		if os.IsNotExist(err) {
+			return nil
+		}
+		require.NoError(t, err)
+		var out [][]string
+		var cur []string
+		for _, l := range strings.Split(strings.TrimSuffix(string(b), "\n"), "\n") {
+			if l == "--" {
+				out = append(out, cur)
+				cur = nil
+				continue
+			}
+			cur = append(cur, l)
+		}
+		return out
+	}
+}
+
+// sshTo is the argv the fake ssh gets for remote: the stack's sshCommand with a
+// keepalive, then the command.
+func sshTo(remote string) []string {
+	return []string{"-o", "ServerAliveInterval=30", "-J", testBackupJump, testBackupHost, remote}
+}
+
+// answer makes restore's confirmation read s.
+func answer(t *testing.T, s string) {
+	t.Helper()
+	old := confirmInput
+	confirmInput = strings.NewReader(s)
+	t.Cleanup(func() { confirmInput = old })
+}
+
+func TestBackupRunsTheHostScriptAndPrintsTheID(t *testing.T) {
+	dir, backend := fakePulumiWithOutputs(t, backupStack())
+	_, calls := fakeSSH(t)
+	code, out, errOut := runCLI("--dir", dir, "--backend", backend, "backup")
+	require.Equal(t, 0, code, errOut)
+	assert.Equal(t, testBackupID+"\n", out, "stdout is the ID alone: id=$(gitlab-kapsule backup)")
+	assert.Contains(t, errOut, "Dumping database ... done\nUploading to s3 ... done\n", "the script's progress goes to stderr")
+	assert.Contains(t, errOut, "GitLab backup "+testBackupID+" is in bucket "+testBucketName)
+	assert.Contains(t, errOut, "`gitlab-kapsule --dir "+dir+" --backend "+backend+" restore "+testBackupID+"` restores it")
+	assert.Equal(t, [][]string{sshTo("/usr/local/sbin/gitlab-kapsule-backup")}, calls())
+}
+
+func TestBackupErrorsNameTheFix(t *testing.T) {
+	dir, backend := fakePulumiWithOutputs(t, backupStack())
+	sshDir, _ := fakeSSH(t)
+	for status, want := range map[string]string{
+		"255": "ssh could not reach the GitLab host (exit 255): is your key in network:sshPublicKey, and your address in network:allowedIpRanges?",
+		"127": "could not run /usr/local/sbin/gitlab-kapsule-backup (exit 127, command not found): run up with this version of the program",
+		"3":   "could not back GitLab up: the script on the GitLab host failed (exit 3): its output is above",
+	} {
+		require.NoError(t, os.WriteFile(filepath.Join(sshDir, fakeSSHExitFile), []byte(status), 0o600))
+		code, out, errOut := runCLI("--dir", dir, "--backend", backend, "backup")
+		assert.Equal(t, exitFailed, code, status)
+		assert.Empty(t, out, status)
+		assert.Contains(t, errOut, want, status)
+	}
+}
+
+func TestBackupOfAStackWithoutBucket(t *testing.T) {
+	dir, backend := fakePulumiWithOutputs(t, outputs(testBackupJump, "https://10.0.0.10"))
+	_, calls := fakeSSH(t)
+	for _, cmd := range [][]string{{"backup"}, {"restore"}, {"restore", testBackupID, "--yes"}} {
+		code, _, errOut := runCLI(append([]string{"--dir", dir, "--backend", backend}, cmd...)...)
+		assert.Equal(t, exitMissing, code, "%v", cmd)
+		assert.Contains(t, errOut, "the stack has no backup bucket (output backupBucket): set backup:enabled to true (the default) and run up", "%v", cmd)
+	}
+	assert.Empty(t, calls(), "nothing reaches the host")
+}
+
+func TestBackupNeedsTheOpenSSHClient(t *testing.T) {
+	dir, backend := fakePulumiWithOutputs(t, backupStack())
+	// The fake pulumi's folder, and cat (which it uses) without ssh beside it.
+	tools := t.TempDir()
+	cat, err := exec.LookPath("cat")
+	require.NoError(t, err)
+	require.NoError(t, os.Symlink(cat, filepath.Join(tools, "cat")))
+	t.Setenv("PATH", filepath.SplitList(os.Getenv("PATH"))[0]+string(os.PathListSeparator)+tools)
+	code, _, errOut := runCLI("--dir", dir, "--backend", backend, "backup")
+	assert.Equal(t, exitMissing, code)
+	assert.Contains(t, errOut, "ssh is not on PATH: install the OpenSSH client")
+}
+
+func TestRestoreWithoutIDListsTheBackups(t *testing.T) {
+	dir, backend := fakePulumiWithOutputs(t, backupStack())
+	_, calls := fakeSSH(t, olderBackupID, testBackupID)
+	code, out, errOut := runCLI("--dir", dir, "--backend", backend, "restore")
+	assert.Equal(t, exitUsage, code, "restore without an ID restores nothing")
+	assert.Equal(t, olderBackupID+"\n"+testBackupID+"\n", out)
+	assert.Contains(t, errOut, "name the backup to restore, one of those above: `gitlab-kapsule --dir "+dir+" --backend "+backend+" restore ID`")
+	assert.Equal(t, [][]string{sshTo("/usr/local/sbin/gitlab-kapsule-backup --list")}, calls(), "only the list runs")
+
+	// An empty bucket says how to make a backup.
+	dir, backend = fakePulumiWithOutputs(t, backupStack())
+	_, calls = fakeSSH(t)
+	code, out, errOut = runCLI("--dir", dir, "--backend", backend, "restore")
+	assert.Equal(t, exitFailed, code)
+	assert.Empty(t, out)
+	assert.Contains(t, errOut, "bucket "+testBucketName+" holds no backup yet: make one with `gitlab-kapsule --dir "+dir+" --backend "+backend+" backup`")
+	assert.Len(t, calls(), 1)
+}
+
+func TestRestoreAsksFirst(t *testing.T) {
+	dir, backend := fakePulumiWithOutputs(t, backupStack())
+	_, calls := fakeSSH(t)
+	cli := func(args ...string) (int, string, string) {
+		return runCLI(append([]string{"--dir", dir, "--backend", backend}, args...)...)
+	}
+
+	for reply, want := range map[string]string{
+		"no\n": `restore not confirmed (answered "no"), nothing was changed`,
+		"":     "restore not confirmed (no answer: EOF), nothing was changed: answer yes, or pass --yes",
+	} {
+		answer(t, reply)
+		code, out, errOut := cli("restore", testBackupID)
+		assert.Equal(t, exitFailed, code, "%q", reply)
+		assert.Empty(t, out, "%q", reply)
+		assert.Contains(t, errOut, "Restoring backup "+testBackupID+" replaces every repository, user, issue and setting of GitLab on "+testBackupHost, "%q", reply)
+		assert.Contains(t, errOut, "The backup must come from the GitLab version the host runs (gitlabHost:version)", "%q", reply)
+		assert.Contains(t, errOut, want, "%q", reply)
+	}
+	assert.Empty(t, calls(), "nothing reaches the host before yes")
+
+	answer(t, "yes\n")
+	code, out, errOut := cli("restore", testBackupID)
+	require.Equal(t, 0, code, errOut)
+	assert.Contains(t, out, "Restoring ... done\n")
+	assert.Contains(t, out, "Restored GitLab backup "+testBackupID+".\nNow run `gitlab-kapsule --dir "+dir+" --backend "+backend+" up`")
+	assert.Contains(t, out, "root password and automation token")
+	assert.Equal(t, [][]string{sshTo("/usr/local/sbin/gitlab-kapsule-restore " + testBackupID)}, calls())
+
+	// --yes, also after the ID, asks nothing.
+	answer(t, "")
+	code, out, errOut = cli("restore", olderBackupID, "--yes")
+	require.Equal(t, 0, code, errOut)
+	assert.NotContains(t, errOut, "Type yes")
+	assert.Contains(t, out, "Now run `")
+	assert.Equal(t, sshTo("/usr/local/sbin/gitlab-kapsule-restore "+olderBackupID), calls()[1])
+}
+
+func TestRestoreRefusesWhatIsNoBackupID(t *testing.T) {
+	dir, backend := fakePulumiWithOutputs(t, backupStack())
+	_, calls := fakeSSH(t)
+	for _, id := range []string{"x;reboot", "$(id)", "a b", "-rf", "../etc", strings.Repeat("1", 129)} {
+		code, _, errOut := runCLI("--dir", dir, "--backend", backend, "restore", "--yes", "--", id)
+		assert.Equal(t, exitUsage, code, id)
+		assert.Contains(t, errOut, "is not a backup ID (letters, digits, '.', '_' and '-'", id)
+	}
+	assert.Empty(t, calls(), "an ID never reaches the host's shell unchecked")
+
+	code, _, errOut := runCLI("--dir", dir, "--backend", backend, "restore", testBackupID, olderBackupID)
+	assert.Equal(t, exitUsage, code)
+	assert.Contains(t, errOut, "restore takes no argument \""+olderBackupID+"\"")
+	code, _, errOut = runCLI("--dir", dir, "--backend", backend, "backup", testBackupID)
+	assert.Equal(t, exitUsage, code)
+	assert.Contains(t, errOut, "backup takes no argument")
+}
+
+func TestBackupCommandsAreDocumented(t *testing.T) {
+	code, _, errOut := runCLI("restore", "-h")
+	assert.Equal(t, 0, code)
+	assert.Contains(t, errOut, "usage: gitlab-kapsule restore [ID] [--yes]\n")
+	assert.Contains(t, errOut, "-yes")
+	code, _, errOut = runCLI("-h")
+	assert.Equal(t, 0, code)
+	assert.Contains(t, errOut, "  backup   back GitLab up now")
+	assert.Contains(t, errOut, "  restore  list the backups")
+}
+
+func TestBackupCommandsBeforeAnyUpNameUp(t *testing.T) {
+	clearCredentials(t)
+	t.Setenv("PULUMI_CONFIG_PASSPHRASE", "test")
+	dir := projectWith(t, map[string]string{"Pulumi.dev.yaml": "config: {}\n"})
+	backend := "file://" + t.TempDir()
+	fakePulumi(t, "dev")
+	for _, cmd := range [][]string{{"backup"}, {"restore"}, {"restore", testBackupID}} {
+		code, _, errOut := runCLI(append([]string{"--dir", dir, "--backend", backend}, cmd...)...)
+		assert.Equal(t, exitMissing, code, "%v", cmd)
+		assert.Equal(t, "gitlab-kapsule: stack \"dev\" has no outputs yet: run `gitlab-kapsule --dir "+dir+" --backend "+backend+" up` first\n", errOut, "%v", cmd)
+	}
+}
