@@ -15,6 +15,7 @@ import (
 
 	"github.com/gitlab-kapsule/gitlab-kapsule/bench/sim"
 	"github.com/gitlab-kapsule/gitlab-kapsule/cloudinit"
+	"github.com/gitlab-kapsule/gitlab-kapsule/hostscripts"
 	"github.com/gitlab-kapsule/gitlab-kapsule/internal/mockcloud"
 	"github.com/gitlab-kapsule/gitlab-kapsule/internal/offline"
 	"github.com/gitlab-kapsule/gitlab-kapsule/stack"
@@ -39,21 +40,17 @@ func BenchmarkProgramUnderMocks(b *testing.B) {
 	b.ReportMetric(float64(n), "resources")
 }
 
-// BenchmarkRenderUserData renders the GitLab host's user-data with TLS, the
-// default, from certificate and key PEMs of realistic size.
-func BenchmarkRenderUserData(b *testing.B) {
-	ca, cert, key := samplePEMs(b)
+// BenchmarkRenderGitLabRB renders Omnibus's gitlab.rb with TLS, the
+// default: what GitLabConfigured sends the host on every change.
+func BenchmarkRenderGitLabRB(b *testing.B) {
 	g := cloudinit.GitLab{
 		ExternalURL: "https://10.0.0.10", PrivateIP: "10.0.0.10", NetworkCIDR: "10.0.0.0/24",
-		KASPort: cloudinit.DefaultKASPort, KASURL: "grpcs://10.0.0.10:8150",
-		Package: "gitlab-ce", Version: "18.5.1-ce.0",
-		RootPassword: strings.Repeat("p", 32), AdminToken: "glk-" + strings.Repeat("t", 40),
-		TLS: &cloudinit.TLS{CACert: ca, Cert: cert, Key: key},
+		KASPort: cloudinit.DefaultKASPort, KASURL: "grpcs://10.0.0.10:8150", TLS: true,
 	}
 	b.ReportAllocs()
 	size := 0
 	for b.Loop() {
-		out, err := cloudinit.Render(g)
+		out, err := cloudinit.GitLabRB(g)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -89,8 +86,35 @@ func BenchmarkSimulate(b *testing.B) {
 	}
 }
 
+// BenchmarkHostPayload renders what GitLabConfigured uploads with the
+// scripts on every run: the settings and secrets, with TLS and backups, from
+// certificate and key PEMs of realistic size.
+func BenchmarkHostPayload(b *testing.B) {
+	ca, cert, key := samplePEMs(b)
+	rb, err := cloudinit.GitLabRB(cloudinit.GitLab{
+		ExternalURL: "https://10.0.0.10", PrivateIP: "10.0.0.10", NetworkCIDR: "10.0.0.0/24",
+		KASPort: cloudinit.DefaultKASPort, KASURL: "grpcs://10.0.0.10:8150", TLS: true,
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	s := hostscripts.Settings{
+		Package: "gitlab-ce", Version: "18.5.2-ce.0", DataVolumeID: "fr-par-1/11111111-2222-3333-4444-555555555555",
+		GitLabRB: rb, RootPassword: strings.Repeat("p", 32), AdminToken: "glk-" + strings.Repeat("t", 40), AdminTokenExpiresAt: "2027-06-01",
+		TLSCert: cert, TLSKey: key, CACert: ca,
+		BackupBucket: "glk-dev-gitlab-backups-0123abcd", BackupRegion: "fr-par", BackupEndpoint: "https://s3.fr-par.scw.cloud",
+		BackupAccessKey: "SCW" + strings.Repeat("A", 17), BackupSecretKey: strings.Repeat("s", 36), BackupSchedule: "daily",
+	}
+	b.ReportAllocs()
+	size := 0
+	for b.Loop() {
+		size = len(hostscripts.Payload(s))
+	}
+	b.ReportMetric(float64(size), "bytes")
+}
+
 // samplePEMs makes a throwaway CA certificate, a certificate and an ECDSA
-// key, so the user-data carries what the program really puts there.
+// key, so the payload carries what the program really puts there.
 func samplePEMs(b *testing.B) (ca, cert, key string) {
 	b.Helper()
 	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)

@@ -21,6 +21,10 @@ type GitLabHostArgs struct {
 	// InstanceType, Image and DiskSizeGB size the instance (at least 4 vCPU / 8 GB).
 	InstanceType, Image string
 	DiskSizeGB          int
+	// DataVolumeSizeGB sizes the block volume that holds /var/opt/gitlab
+	// and /etc/gitlab; RetainDataVolume keeps it when the host is deleted.
+	DataVolumeSizeGB int
+	RetainDataVolume bool
 	// Package ("gitlab-ce" or "gitlab-ee") and Version pin the Omnibus package.
 	Package, Version string
 	// PrivateIP is GitLab's reserved address and IPAMID its reservation.
@@ -49,6 +53,20 @@ type GitLabHostArgs struct {
 	ReadyTimeout time.Duration
 	// TLS serves the web UI over HTTPS and KAS over grpcs:// with a private CA.
 	TLS bool
+	// Backup is where the host backs GitLab up; nil for no backups.
+	Backup *BackupTarget
+	// Now is the moment the automation token's renewal period is taken
+	// from; the zero value means time.Now (tests fix it).
+	Now time.Time
+}
+
+// BackupTarget is the bucket GitLab's backups go to, and the schedule.
+type BackupTarget struct {
+	Bucket, Region, Endpoint pulumi.StringInput
+	// AccessKey and SecretKey (secret) are the bucket's scoped credentials.
+	AccessKey, SecretKey pulumi.StringInput
+	// Schedule is a systemd OnCalendar expression.
+	Schedule string
 }
 
 // GitLabHost is a GitLab Omnibus instance with no public address, reachable
@@ -72,14 +90,15 @@ type GitLabHost struct {
 	RootPassword pulumi.StringOutput `pulumi:"rootPassword"`
 	// SSHCommand opens a shell on the host through the bastion.
 	SSHCommand pulumi.StringOutput `pulumi:"sshCommand"`
-	// ReadyAt is when GitLab first answered ready.
+	// ReadyAt is when GitLab last answered ready after its configuration.
 	ReadyAt pulumi.StringOutput `pulumi:"readyAt"`
 	// CACert is the private CA (PEM) that signs GitLab's certificate; empty without TLS.
 	CACert pulumi.StringOutput `pulumi:"caCert"`
 }
 
-// NewGitLabHost creates the GitLab instance, its private NIC on the reserved
-// address, a security group, the first-boot user-data and the readiness wait.
+// NewGitLabHost creates the GitLab instance on its data volume, its private
+// NIC on the reserved address, a security group, and GitLabConfigured, which
+// installs and configures GitLab over SSH and waits until it answers.
 func NewGitLabHost(ctx *pulumi.Context, name string, args *GitLabHostArgs, opts ...pulumi.ResourceOption) (*GitLabHost, error) {
 	if args == nil || args.Prefix == "" || args.PrivateIP == "" || args.PrivateNetworkID == nil || args.IPAMID == nil || args.BastionHost == nil || args.AutomationPrivateKey == nil {
 		return nil, fmt.Errorf("gitlab host %q: Prefix, PrivateIP, IPAMID, PrivateNetworkID, BastionHost and AutomationPrivateKey are required", name)
@@ -100,15 +119,15 @@ func NewGitLabHost(ctx *pulumi.Context, name string, args *GitLabHostArgs, opts 
 		}
 		rootPassword = pw.Result
 	}
-	// The automation token's value is chosen here, then installed by the
-	// first boot: nobody copies a token from the UI.
-	token, err := random.NewRandomPassword(ctx, name+"-admin-token", &random.RandomPasswordArgs{
-		Length: pulumi.Int(40), Special: pulumi.Bool(false),
-	}, parent)
-	if err != nil {
-		return nil, fmt.Errorf("gitlab host %q: admin token: %w", name, err)
+	now := args.Now
+	if now.IsZero() {
+		now = time.Now()
 	}
-	adminToken := pulumi.Sprintf("glk-%s", token.Result)
+	renewal := TokenRenewalAt(now)
+	adminToken, err := newAutomationToken(ctx, name, renewal, parent)
+	if err != nil {
+		return nil, fmt.Errorf("gitlab host %q: %w", name, err)
+	}
 
 	// Scaleway security groups filter only public traffic. This host has no
 	// public address, so the group is defence in depth: should a public IP
@@ -128,35 +147,33 @@ func NewGitLabHost(ctx *pulumi.Context, name string, args *GitLabHostArgs, opts 
 	serverName := args.Prefix + "-gitlab"
 	internalDNSName := pulumi.Sprintf("%s.%s.internal", serverName, args.PrivateNetworkName)
 	web, kas := webOf(args.TLS), kasURL(args.PrivateIP, args.TLS)
+	gitlabRB, err := cloudinit.GitLabRB(cloudinit.GitLab{
+		ExternalURL: web.url(args.PrivateIP), PrivateIP: args.PrivateIP, NetworkCIDR: args.CIDR,
+		KASPort: cloudinit.DefaultKASPort, KASURL: kas, TLS: args.TLS,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("gitlab host %q: %w", name, err)
+	}
+	userData, err := cloudinit.UserData()
+	if err != nil {
+		return nil, fmt.Errorf("gitlab host %q: %w", name, err)
+	}
 
-	// Without TLS the certificate fields stay empty strings, so one code path renders both.
-	tlsFiles := pulumi.ToSecret(pulumi.ToStringArray([]string{"", "", ""})).(pulumi.StringArrayOutput)
+	// Without TLS the certificate inputs stay empty.
 	caCert := pulumi.String("").ToStringOutput()
+	tlsCert, tlsKey := pulumi.String("").ToStringOutput(), pulumi.String("").ToStringOutput()
 	if args.TLS {
 		certs, err := newGitLabCertificates(ctx, name, args.Prefix, args.PrivateIP, internalDNSName, parent)
 		if err != nil {
 			return nil, fmt.Errorf("gitlab host %q: %w", name, err)
 		}
-		caCert = certs.CACert
-		tlsFiles = pulumi.ToSecret(pulumi.StringArray{certs.CACert, certs.Cert, certs.Key}).(pulumi.StringArrayOutput)
+		caCert, tlsCert, tlsKey = certs.CACert, certs.Cert, certs.Key
 	}
-	userData := pulumi.All(rootPassword, adminToken, tlsFiles).ApplyT(func(v []any) (string, error) {
-		g := cloudinit.GitLab{
-			ExternalURL:  web.url(args.PrivateIP),
-			PrivateIP:    args.PrivateIP,
-			NetworkCIDR:  args.CIDR,
-			KASPort:      cloudinit.DefaultKASPort,
-			KASURL:       kas,
-			Package:      args.Package,
-			Version:      args.Version,
-			RootPassword: v[0].(string),
-			AdminToken:   v[1].(string),
-		}
-		if files := v[2].([]string); args.TLS {
-			g.TLS = &cloudinit.TLS{CACert: files[0], Cert: files[1], Key: files[2]}
-		}
-		return cloudinit.Render(g)
-	}).(pulumi.StringOutput)
+
+	data, err := newGitLabDataVolume(ctx, name, args, parent)
+	if err != nil {
+		return nil, fmt.Errorf("gitlab host %q: %w", name, err)
+	}
 
 	nameAfterKeys := pulumi.String(serverName).ToStringOutput()
 	if args.SSHKeyIDs != nil {
@@ -164,8 +181,9 @@ func NewGitLabHost(ctx *pulumi.Context, name string, args *GitLabHostArgs, opts 
 	}
 	server, err := NewGitLabServer(ctx, name+"-server", &GitLabServerArgs{
 		Name: nameAfterKeys, Zone: args.Zone, InstanceType: args.InstanceType, Image: args.Image,
-		SecurityGroupID: sg.ID(), DiskSizeGB: args.DiskSizeGB, UserData: userData,
-		Tags: []string{"gitlab-kapsule", args.Prefix},
+		SecurityGroupID: sg.ID(), DiskSizeGB: args.DiskSizeGB, UserData: pulumi.String(userData),
+		DataVolumeID: data.ID(),
+		Tags:         []string{"gitlab-kapsule", args.Prefix},
 	}, parent)
 	if err != nil {
 		return nil, fmt.Errorf("gitlab host %q: server: %w", name, err)
@@ -184,29 +202,46 @@ func NewGitLabHost(ctx *pulumi.Context, name string, args *GitLabHostArgs, opts 
 	if args.GatewayNetworkID != nil {
 		bastionHost = after(args.BastionHost, args.GatewayNetworkID)
 	}
-	ready, err := gitlabwait.NewGitLabReady(ctx, name+"-ready", &gitlabwait.GitLabReadyArgs{
+	// The host is configured over SSH through the bastion, never through
+	// user-data: the package, gitlab.rb, the certificate and the secrets.
+	// Any change of them runs the configuration again on the running host
+	// (an upgrade backs up first), and so does a replaced host.
+	configured, err := gitlabwait.NewGitLabConfigured(ctx, name+"-configured", &gitlabwait.GitLabConfiguredArgs{
 		Access: gitLabThroughBastion{
 			BastionHost: bastionHost, BastionPort: args.BastionPort, PrivateKey: args.AutomationPrivateKey,
 			GitLabIP: pulumi.String(args.PrivateIP), TLS: args.TLS, CACert: caCert, Timeout: args.ReadyTimeout,
 		}.access(),
-		InstanceId: server.ID(),
-		// Ready means the automation token works too: what runs next needs it.
-		Token: adminToken,
+		InstanceId:          server.ID(),
+		DataVolumeId:        data.ID(),
+		Package:             pulumi.String(args.Package),
+		PackageVersion:      pulumi.String(args.Version),
+		GitlabRb:            pulumi.String(gitlabRB),
+		RootPassword:        rootPassword,
+		AdminToken:          adminToken,
+		AdminTokenExpiresAt: pulumi.String(renewal.ExpiresAt),
+		TlsCert:             tlsCert,
+		TlsKey:              tlsKey,
+		Backup:              args.Backup.args(),
 	}, parent,
 		// GitLab is reachable on its address only once the NIC is attached.
 		pulumi.DependsOn([]pulumi.Resource{nic}))
 	if err != nil {
-		return nil, fmt.Errorf("gitlab host %q: readiness: %w", name, err)
+		return nil, fmt.Errorf("gitlab host %q: configuration: %w", name, err)
 	}
+	configured.TokenExpiresAt.ApplyT(func(at string) string {
+		warnOfTokenExpiry(ctx, now, at, comp)
+		return at
+	})
+	ready := configured.ConfiguredAt
 
 	comp.ServerID = server.ID().ToStringOutput()
 	comp.PrivateIP = pulumi.String(args.PrivateIP).ToStringOutput()
 	comp.InternalDNSName = internalDNSName
-	comp.ReadyAt = ready.ReadyAt
+	comp.ReadyAt = ready
 	comp.CACert = caCert
-	comp.URL = after(pulumi.String(web.url(args.PrivateIP)), ready.ReadyAt)
-	comp.KASAddress = after(pulumi.String(kas), ready.ReadyAt)
-	comp.AdminToken = pulumi.ToSecret(after(adminToken, ready.ReadyAt)).(pulumi.StringOutput)
+	comp.URL = after(pulumi.String(web.url(args.PrivateIP)), ready)
+	comp.KASAddress = after(pulumi.String(kas), ready)
+	comp.AdminToken = pulumi.ToSecret(after(adminToken, ready)).(pulumi.StringOutput)
 	comp.RootPassword = pulumi.ToSecret(rootPassword).(pulumi.StringOutput)
 	comp.SSHCommand = pulumi.Sprintf("ssh -J %s@%s:%d root@%s", sshbastion.ScalewayUser, args.BastionHost, args.BastionPort, comp.InternalDNSName)
 
@@ -236,15 +271,17 @@ type GitLabServerArgs struct {
 	DiskSizeGB                int
 	// SecurityGroupID is its security group.
 	SecurityGroupID pulumi.StringInput
-	// UserData is the cloud-config; it carries secrets and is always sent as one.
+	// UserData is the cloud-config; it carries no secret.
 	UserData pulumi.StringInput
+	// DataVolumeID is the block volume attached besides the root volume.
+	DataVolumeID pulumi.StringInput
 	// Tags label it.
 	Tags []string
 }
 
 // NewGitLabServer registers the GitLab host's instance, with no public
-// address and its user-data kept secret in every property that carries it.
-// The engine tests run it against a stand-in Scaleway plugin.
+// address and GitLab's data volume attached. The engine tests run it against
+// a stand-in Scaleway plugin.
 func NewGitLabServer(ctx *pulumi.Context, name string, args *GitLabServerArgs, opts ...pulumi.ResourceOption) (*instance.Server, error) {
 	return instance.NewServer(ctx, name, &instance.ServerArgs{
 		Name:            args.Name,
@@ -258,13 +295,14 @@ func NewGitLabServer(ctx *pulumi.Context, name string, args *GitLabServerArgs, o
 			SizeInGb:   pulumi.Int(args.DiskSizeGB),
 			VolumeType: pulumi.String("sbs_volume"),
 		},
-		CloudInit: pulumi.ToSecret(args.UserData).(pulumi.StringOutput),
+		// Attached and detached in place (terraform-provider-scaleway
+		// internal/services/instance/server.go: additional_volume_ids is not
+		// ForceNew), so an existing host gains its data volume without a
+		// replacement, and a replaced host is given the same volume back.
+		AdditionalVolumeIds: pulumi.StringArray{args.DataVolumeID},
+		// Applied by cloud-init at the first boot only, and updated in place
+		// (cloud_init is not ForceNew): it holds no secret and never changes.
+		CloudInit: args.UserData,
 		Tags:      pulumi.ToStringArray(args.Tags),
-	}, append(opts,
-		// The provider reads the user-data back into userData (under the
-		// "cloud-init" key) and cloudInit, and its schema marks neither
-		// sensitive (terraform-provider-scaleway internal/services/instance/
-		// server.go): the root password, the token and the TLS key would sit
-		// in plain state. The engine encrypts these outputs whatever the schema says.
-		pulumi.AdditionalSecretOutputs([]string{"userData", "cloudInit"}))...)
+	}, opts...)
 }

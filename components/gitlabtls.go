@@ -7,11 +7,17 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
-// Certificate lifetimes. A new certificate reaches GitLab only through its
-// first-boot user-data, so they are long: renewing means replacing the host.
+// Certificate lifetimes. The server certificate lives 397 days, which every
+// browser accepts (Apple's and Chrome's limit is 398 days, CA/Browser Forum
+// Baseline Requirements 6.3.2), and is renewed by the first `up` in its last
+// 30 days: pulumi-tls plans a LocallySignedCert for replacement once
+// early_renewal_hours before its end is reached (terraform-provider-tls
+// docs, locally_signed_cert "Automatic Renewal"), and GitLabConfigured then
+// installs the new one. The CA, which agentk, Flux and browsers trust, stays.
 const (
-	caValidityHours     = 10 * 365 * 24
-	serverValidityHours = 5 * 365 * 24
+	caValidityHours         = 10 * 365 * 24
+	serverValidityHours     = 397 * 24
+	serverEarlyRenewalHours = 30 * 24
 )
 
 // gitLabCertificates are the stack's private CA and GitLab's server certificate.
@@ -58,6 +64,7 @@ func newGitLabCertificates(ctx *pulumi.Context, name, prefix, privateIP string, 
 		CaPrivateKeyPem:     caKey.PrivateKeyPem,
 		CaCertPem:           ca.CertPem,
 		ValidityPeriodHours: pulumi.Int(serverValidityHours),
+		EarlyRenewalHours:   pulumi.Int(serverEarlyRenewalHours),
 		AllowedUses:         pulumi.ToStringArray([]string{"server_auth", "digital_signature", "key_encipherment"}),
 	}, parent)
 	if err != nil {

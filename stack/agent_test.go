@@ -39,8 +39,8 @@ func TestAgentIsWiredToGitLabHostAndKapsule(t *testing.T) {
 	assert.True(t, secret.Inputs["stringData"].IsSecret() || secret.Inputs["stringData"].ObjectValue()["token"].IsSecret())
 
 	prov := one(t, c, "pulumi:providers:gitlab")
-	ready := one(t, c, "gitlabwait:index:GitLabReady")
-	adminToken := str(t, ready, "token")
+	ready := one(t, c, "gitlabwait:index:GitLabConfigured")
+	adminToken := str(t, ready, "adminToken")
 	require.True(t, prov.Inputs["token"].IsSecret())
 	assert.Equal(t, adminToken, prov.Inputs["token"].SecretValue().Element.StringValue(), "the GitLab provider uses the token the host installs")
 
@@ -62,15 +62,15 @@ func TestAgentDestroyOrder(t *testing.T) {
 	dependsOn := func(r, on mockcloud.Resource) bool { return slices.Contains(r.Dependencies, on.URN) }
 
 	gitlabProvider := one(t, c, "pulumi:providers:gitlab")
-	ready := one(t, c, "gitlabwait:index:GitLabReady")
-	assert.True(t, dependsOn(gitlabProvider, ready), "the GitLab provider is configured from GitLab's readiness, so it and its resources are deleted before the instance")
+	ready := one(t, c, "gitlabwait:index:GitLabConfigured")
+	assert.True(t, dependsOn(gitlabProvider, ready), "the GitLab provider is configured from GitLab's configuration, so it and its resources are deleted before the instance")
 	for _, typ := range []string{"gitlab:index/project:Project", "gitlab:index/clusterAgent:ClusterAgent", "gitlab:index/clusterAgentToken:ClusterAgentToken", "gitlab:index/repositoryFile:RepositoryFile", "gitlab:index/deployToken:DeployToken"} {
 		for _, r := range c.OfType(typ) {
 			assert.Equal(t, gitlabProvider.URN, r.Provider, "%s %s uses the GitLab provider", typ, r.Name)
 		}
 	}
 	server := one(t, c, "scaleway:instance/server:Server")
-	assert.True(t, dependsOn(ready, server), "readiness waits for the server, so the server goes last")
+	assert.True(t, dependsOn(ready, server), "the configuration waits for the server, so the server goes last")
 
 	k8sProvider := one(t, c, "pulumi:providers:kubernetes")
 	cluster := one(t, c, "scaleway:kubernetes/cluster:Cluster")

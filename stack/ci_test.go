@@ -32,7 +32,7 @@ func TestPipelineRunsOnceAgentsAndRunnersAre(t *testing.T) {
 	assert.Equal(t, "main", str(t, wait, "ref"))
 	assert.Equal(t, "root/kubernetes-agent", str(t, wait, "projectPath"))
 	require.True(t, wait.Inputs["token"].IsSecret())
-	assert.Equal(t, str(t, named(t, c, "gitlab-ready"), "token"), str(t, wait, "token"), "the automation token")
+	assert.Equal(t, str(t, named(t, c, "gitlab-configured"), "adminToken"), str(t, wait, "token"), "the automation token")
 	assert.Equal(t, mockcloud.GatewayIP, str(t, wait, "bastionHost"))
 	assert.Equal(t, "https://10.0.0.10/root/kubernetes-agent/-/pipelines/99", r.outputs["pipelineUrl"].Value)
 

@@ -1,11 +1,17 @@
 package stack
 
 import (
+	"time"
+
 	"github.com/gitlab-kapsule/gitlab-kapsule/components"
 	"github.com/gitlab-kapsule/gitlab-kapsule/config"
 	"github.com/gitlab-kapsule/gitlab-kapsule/internal/plugins"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
+
+// clock is when the program runs: the automation token's renewal period is
+// taken from it. Tests fix it, so what they record does not move with the date.
+var clock = time.Now
 
 // Deploy is the whole stack: it declares the resources and exports the outputs.
 func Deploy(ctx *pulumi.Context) error {
@@ -70,6 +76,10 @@ func Build(ctx *pulumi.Context) (Outputs, error) {
 		_ = ctx.Log.Warn("gitlabHost:tls is false: GitLab's web UI, API and KAS speak plain http:// and grpc:// "+
 			"on the private network, tokens included", nil)
 	}
+	backups, backupTarget, err := newBackups(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
 	var rootPassword pulumi.StringInput
 	if cfg.GitLab.RootPassword != "" {
 		rootPassword = pulumi.ToSecret(pulumi.String(cfg.GitLab.RootPassword)).(pulumi.StringOutput)
@@ -80,6 +90,8 @@ func Build(ctx *pulumi.Context) (Outputs, error) {
 		InstanceType:         cfg.GitLab.InstanceType,
 		Image:                cfg.GitLab.Image,
 		DiskSizeGB:           cfg.GitLab.DiskSizeGB,
+		DataVolumeSizeGB:     cfg.GitLab.DataVolumeSizeGB,
+		RetainDataVolume:     cfg.GitLab.RetainDataVolume,
 		Package:              "gitlab-" + cfg.GitLab.Edition,
 		Version:              cfg.GitLab.Version,
 		PrivateIP:            cfg.GitLab.PrivateIP,
@@ -94,6 +106,8 @@ func Build(ctx *pulumi.Context) (Outputs, error) {
 		AutomationPrivateKey: net.AutomationPrivateKey,
 		RootPassword:         rootPassword,
 		TLS:                  cfg.GitLab.TLS,
+		Backup:               backupTarget,
+		Now:                  clock(),
 	})
 	if err != nil {
 		return nil, err
@@ -188,6 +202,10 @@ func Build(ctx *pulumi.Context) (Outputs, error) {
 		Bastion:               net.Bastion,
 		PrivateNetworkID:      net.PrivateNetworkID,
 		SSHCommand:            gitlab.SSHCommand,
+	}
+	if backups != nil {
+		outputs[BackupBucket] = backups.BucketName
+		outputs[BackupEndpoint] = backups.Endpoint
 	}
 	perCluster := make([]Outputs, len(clusters))
 	// The GitOps demo: nginx synced by Flux from the agents' configuration

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/gitlab-kapsule/gitlab-kapsule/cloudinit"
 	"github.com/gitlab-kapsule/gitlab-kapsule/components"
 	"github.com/gitlab-kapsule/gitlab-kapsule/internal/mockcloud"
 	"github.com/gitlab-kapsule/gitlab-kapsule/stack"
@@ -150,10 +151,18 @@ func TestProgramCreatesTheExpectedResources(t *testing.T) {
 		"scaleway:instance/securityGroup:SecurityGroup":    1,
 		"scaleway:instance/server:Server":                  1,
 		"scaleway:instance/privateNic:PrivateNic":          1,
-		"gitlabwait:index:GitLabReady":                     1,
-		"scaleway:kubernetes/cluster:Cluster":              1,
-		"scaleway:kubernetes/pool:Pool":                    1,
-		"pulumi:providers:kubernetes":                      1,
+		"gitlabwait:index:GitLabConfigured":                1,
+		// GitLab's data volume, and the backups (components/backups.go):
+		// the bucket, the host's IAM application, its policy and key.
+		"scaleway:block/volume:Volume":         1,
+		"gitlab-kapsule:index:Backups":         1,
+		"scaleway:object/bucket:Bucket":        1,
+		"scaleway:iam/application:Application": 1,
+		"scaleway:iam/policy:Policy":           1,
+		"scaleway:iam/apiKey:ApiKey":           1,
+		"scaleway:kubernetes/cluster:Cluster":  1,
+		"scaleway:kubernetes/pool:Pool":        1,
+		"pulumi:providers:kubernetes":          1,
 		// The agent (components/agent.go): GitLab side, cluster side, the wait.
 		"gitlab-kapsule:index:Agent":                          1,
 		"pulumi:providers:gitlab":                             1,
@@ -220,7 +229,7 @@ func TestComponentsHandOutputsToEachOther(t *testing.T) {
 	ipamIP := one(t, c, "scaleway:ipam/ip:Ip")
 	server := one(t, c, "scaleway:instance/server:Server")
 	nic := one(t, c, "scaleway:instance/privateNic:PrivateNic")
-	ready := one(t, c, "gitlabwait:index:GitLabReady")
+	ready := one(t, c, "gitlabwait:index:GitLabConfigured")
 	cluster := one(t, c, "scaleway:kubernetes/cluster:Cluster")
 	gwNet := one(t, c, "scaleway:network/gatewayNetwork:GatewayNetwork")
 	pool := one(t, c, "scaleway:kubernetes/pool:Pool")
@@ -233,7 +242,10 @@ func TestComponentsHandOutputsToEachOther(t *testing.T) {
 	assert.Equal(t, server.ID, str(t, nic, "serverId"))
 	assert.Equal(t, "10.0.0.10", str(t, ready, "targetHost"))
 	assert.Equal(t, mockcloud.GatewayIP, str(t, ready, "bastionHost"))
-	assert.Equal(t, server.ID, str(t, ready, "instanceId"), "a replaced instance is waited for again")
+	assert.Equal(t, server.ID, str(t, ready, "instanceId"), "a replaced instance is configured again")
+	data := one(t, c, "scaleway:block/volume:Volume")
+	assert.Equal(t, data.ID, str(t, ready, "dataVolumeId"), "the host mounts its data volume")
+	assert.Equal(t, []resource.PropertyValue{resource.NewStringProperty(data.ID)}, server.Inputs["additionalVolumeIds"].ArrayValue(), "attached to the server")
 	assert.Equal(t, cluster.ID, str(t, pool, "clusterId"))
 
 	assert.Equal(t, "grpcs://10.0.0.10:8150", r.outputs["kasAddress"].Value, "the KAS URL carries the reserved address, over TLS")
@@ -256,14 +268,14 @@ func TestNothingWaitsWithoutAReason(t *testing.T) {
 	ipamIP := one(t, c, "scaleway:ipam/ip:Ip")
 	gwNet := one(t, c, "scaleway:network/gatewayNetwork:GatewayNetwork")
 	nic := one(t, c, "scaleway:instance/privateNic:PrivateNic")
-	ready := one(t, c, "gitlabwait:index:GitLabReady")
+	ready := one(t, c, "gitlabwait:index:GitLabConfigured")
 	pool := one(t, c, "scaleway:kubernetes/pool:Pool")
 	cluster := one(t, c, "scaleway:kubernetes/cluster:Cluster")
 	server := one(t, c, "scaleway:instance/server:Server")
 
 	assert.True(t, dependsOn(gwNet, ipamIP), "GitLab's address is reserved before the gateway joins the network")
-	assert.True(t, dependsOn(ready, nic), "readiness waits for GitLab's NIC")
-	assert.True(t, dependsOn(ready, gwNet), "readiness goes through the bastion, which needs the gateway network")
+	assert.True(t, dependsOn(ready, nic), "the configuration waits for GitLab's NIC")
+	assert.True(t, dependsOn(ready, gwNet), "it goes through the bastion, which needs the gateway network")
 	assert.True(t, dependsOn(pool, gwNet), "private nodes need the gateway's route out")
 	assert.False(t, dependsOn(cluster, ready), "the cluster is created while GitLab boots")
 	assert.False(t, dependsOn(pool, ready))
@@ -341,13 +353,16 @@ func TestSecretsStaySecret(t *testing.T) {
 	r := mustRun(t, fullConfig())
 	c := r.cloud
 
-	server := one(t, c, "scaleway:instance/server:Server")
-	require.True(t, server.Inputs["cloudInit"].IsSecret(), "user-data carries the root password and token")
-	assert.Contains(t, str(t, server, "cloudInit"), "GITLAB_ROOT_PASSWORD='"+rootPassword+"'", "the configured password reaches the host")
-	ready := one(t, c, "gitlabwait:index:GitLabReady")
-	assert.True(t, ready.Inputs["privateKey"].IsSecret(), "the bastion key is a secret")
-	require.True(t, ready.Inputs["token"].IsSecret(), "the automation token is a secret")
-	assert.Contains(t, userDataOf(t, c), "GITLAB_ADMIN_TOKEN='"+str(t, ready, "token")+"'", "readiness checks the very token the host installs")
+	configured := one(t, c, "gitlabwait:index:GitLabConfigured")
+	for _, key := range []resource.PropertyKey{"rootPassword", "adminToken", "tlsKey", "privateKey"} {
+		require.True(t, configured.Inputs[key].IsSecret(), "GitLabConfigured's %s is a secret", key)
+	}
+	assert.Equal(t, rootPassword, str(t, configured, "rootPassword"), "the configured password reaches the host, over SSH")
+	backup := configured.Inputs["backup"].ObjectValue()
+	require.True(t, backup["secretKey"].IsSecret(), "the bucket's secret key is a secret")
+	assert.Equal(t, mockcloud.MockBackupSecretKey, backup["secretKey"].SecretValue().Element.StringValue())
+	gitlabProvider := one(t, c, "pulumi:providers:gitlab")
+	assert.Equal(t, str(t, configured, "adminToken"), str(t, gitlabProvider, "token"), "GitLab's provider uses the very token the host installs")
 
 	for _, name := range []string{"kubeconfig", "gitlabRootPassword"} {
 		assert.True(t, r.outputs[name].Secret, "output %s must be secret", name)
@@ -357,8 +372,26 @@ func TestSecretsStaySecret(t *testing.T) {
 			continue
 		}
 		plain, _ := json.Marshal(out.Value)
-		for _, secret := range []string{rootPassword, "glk-xxxx", "mock-openssh-private-key", "mock-kubernetes-token"} {
+		for _, secret := range []string{rootPassword, "glk-xxxx", "mock-openssh-private-key", "mock-kubernetes-token", mockcloud.MockBackupSecretKey} {
 			assert.NotContains(t, string(plain), secret, "plain output %s leaks a secret", name)
+		}
+	}
+}
+
+// The metadata service serves user-data to anything on the host for its
+// whole life: it carries none of the secrets, and nothing that changes.
+func TestUserDataCarriesNoSecret(t *testing.T) {
+	t.Parallel()
+	for _, cfg := range []map[string]string{fullConfig(), nil, {"gitlabHost:tls": "false"}} {
+		r := mustRun(t, cfg)
+		server := one(t, r.cloud, "scaleway:instance/server:Server")
+		userData := str(t, server, "cloudInit")
+		want, err := cloudinit.UserData()
+		require.NoError(t, err)
+		assert.Equal(t, want, userData, "the same user-data whatever the configuration")
+		configured := one(t, r.cloud, "gitlabwait:index:GitLabConfigured")
+		for _, secret := range []string{rootPassword, strings.Repeat("x", 32), str(t, configured, "adminToken"), "mock-pem-private-key", mockcloud.MockBackupSecretKey} {
+			assert.NotContains(t, userData, secret)
 		}
 	}
 }
@@ -367,9 +400,9 @@ func TestGeneratedPasswordIsSecret(t *testing.T) {
 	t.Parallel()
 	r := mustRun(t, nil)
 	assert.True(t, r.outputs["gitlabRootPassword"].Secret)
-	server := one(t, r.cloud, "scaleway:instance/server:Server")
-	assert.True(t, server.Inputs["cloudInit"].IsSecret())
-	assert.Contains(t, str(t, server, "cloudInit"), "GITLAB_ROOT_PASSWORD='"+strings.Repeat("x", 32)+"'", "the generated password reaches the host")
+	configured := one(t, r.cloud, "gitlabwait:index:GitLabConfigured")
+	assert.True(t, configured.Inputs["rootPassword"].IsSecret())
+	assert.Equal(t, strings.Repeat("x", 32), str(t, configured, "rootPassword"), "the generated password reaches the host")
 }
 
 func TestBadConfigurationCreatesNothing(t *testing.T) {
@@ -421,17 +454,16 @@ func TestTLSByDefault(t *testing.T) {
 	assert.Equal(t, []string{"10.0.0.10", "127.0.0.1"}, ips, "the private address, and the tunnel's end")
 	assert.Equal(t, []string{"glk-dev-gitlab.glk-dev-pn.internal", "localhost"}, names)
 
-	ready := one(t, c, "gitlabwait:index:GitLabReady")
+	ready := one(t, c, "gitlabwait:index:GitLabConfigured")
 	assert.Equal(t, "https", str(t, ready, "scheme"))
 	assert.Equal(t, 443.0, ready.Inputs["targetPort"].NumberValue())
 	caPEM := "mock-certificate-of-gitlab-ca"
 	assert.Equal(t, caPEM, str(t, ready, "caCert"), "readiness trusts the private CA")
 	assert.Equal(t, caPEM, r.outputs["gitlabCaCert"].Value)
 
-	server := one(t, c, "scaleway:instance/server:Server")
-	userData := str(t, server, "cloudInit")
-	assert.Contains(t, userData, "mock-pem-private-key-of-gitlab-tls-key", "the key reaches the host only in secret user-data")
-	assert.Contains(t, userData, "grpcs://10.0.0.10:8150")
+	assert.Equal(t, "mock-pem-private-key-of-gitlab-tls-key", str(t, ready, "tlsKey"), "the key reaches the host over SSH, as a secret")
+	assert.Equal(t, "mock-certificate-of-gitlab-tls-cert", str(t, ready, "tlsCert"))
+	assert.Contains(t, str(t, ready, "gitlabRb"), "'grpcs://10.0.0.10:8150'")
 	for name, out := range r.outputs {
 		if !out.Secret {
 			assert.NotContains(t, fmt.Sprint(out.Value), "mock-pem-private-key", "plain output %s leaks a private key", name)
@@ -445,12 +477,7 @@ func TestPlainTransportWhenTLSIsOff(t *testing.T) {
 	assert.Equal(t, "grpc://10.0.0.10:8150", r.outputs["kasAddress"].Value)
 	assert.Equal(t, "http://10.0.0.10", r.outputs["gitlabUrl"].Value)
 	assert.Equal(t, "", r.outputs["gitlabCaCert"].Value)
-	ready := one(t, r.cloud, "gitlabwait:index:GitLabReady")
+	ready := one(t, r.cloud, "gitlabwait:index:GitLabConfigured")
 	assert.Equal(t, "http", str(t, ready, "scheme"))
 	assert.Equal(t, 80.0, ready.Inputs["targetPort"].NumberValue())
-}
-
-func userDataOf(t *testing.T, c *mockcloud.Cloud) string {
-	t.Helper()
-	return str(t, one(t, c, "scaleway:instance/server:Server"), "cloudInit")
 }

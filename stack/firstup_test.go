@@ -10,16 +10,6 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// The server's provider reads the user-data back into its userData and
-// cloudInit outputs, which its schema does not mark sensitive
-// (terraform-provider-scaleway internal/services/instance/server.go): the
-// program must have the engine keep both secret.
-func TestServerOutputsThatEchoTheUserDataAreSecret(t *testing.T) {
-	t.Parallel()
-	server := one(t, mustRun(t, fullConfig()).cloud, "scaleway:instance/server:Server")
-	assert.Subset(t, server.SecretOutputs, []string{"userData", "cloudInit"})
-}
-
 // Root's authorized keys on an instance come from the project's IAM keys
 // when it is created, so the server waits for every key the stack registers.
 func TestServerWaitsForTheBastionKeys(t *testing.T) {

@@ -31,6 +31,10 @@ const (
 	SSHCommand Output = "sshCommand"
 	// PrivateNetworkID is the private network, for resources added beside the stack.
 	PrivateNetworkID Output = "privateNetworkId"
+	// BackupBucket is the Object Storage bucket GitLab's backups go to (backup:enabled).
+	BackupBucket Output = "backupBucket"
+	// BackupEndpoint is its region's S3 endpoint, https://s3.<region>.scw.cloud (backup:enabled).
+	BackupEndpoint Output = "backupEndpoint"
 	// KapsuleClusterID is the cluster's Scaleway id.
 	KapsuleClusterID Output = "kapsuleClusterId"
 	// KapsuleAPIServerURL is the cluster's Kubernetes API.
@@ -83,7 +87,7 @@ type Outputs map[Output]pulumi.Input
 // AllOutputs lists every output the program may export, in README order.
 var AllOutputs = []Output{
 	GitLabURL, GitLabCACert, GitLabPrivateIP, GitLabRootPassword, KASAddress, Bastion, SSHCommand,
-	Kubeconfig, KapsuleClusterID, KapsuleAPIServerURL, PrivateNetworkID,
+	Kubeconfig, KapsuleClusterID, KapsuleAPIServerURL, PrivateNetworkID, BackupBucket, BackupEndpoint,
 	AgentName, AgentID, AgentConnectedAt, DemoNamespace, DemoCheckCommand, DemoManifestsURL,
 	AgentConfigProjectURL, AgentKubeContext, RunnerID, CINamespace, PipelineURL, Clusters, Kubeconfigs,
 }

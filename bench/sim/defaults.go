@@ -16,7 +16,12 @@ const (
 	typeSecurityGroup  = "scaleway:instance/securityGroup:SecurityGroup"
 	typeServer         = "scaleway:instance/server:Server"
 	typePrivateNIC     = "scaleway:instance/privateNic:PrivateNic"
-	typeGitLabReady    = "gitlabwait:index:GitLabReady"
+	typeGitLabConfig   = "gitlabwait:index:GitLabConfigured"
+	typeDataVolume     = "scaleway:block/volume:Volume"
+	typeBucket         = "scaleway:object/bucket:Bucket"
+	typeIAMApp         = "scaleway:iam/application:Application"
+	typeIAMPolicy      = "scaleway:iam/policy:Policy"
+	typeAPIKey         = "scaleway:iam/apiKey:ApiKey"
 	typeCluster        = "scaleway:kubernetes/cluster:Cluster"
 	typePool           = "scaleway:kubernetes/pool:Pool"
 	typeACL            = "scaleway:kubernetes/acl:Acl"
@@ -50,6 +55,11 @@ func DefaultLatencies() Latencies {
 		typeGatewayIP:     2 * s,
 		typeSecurityGroup: 2 * s,
 		typeACL:           2 * s,
+		typeDataVolume:    2 * s,
+		typeBucket:        2 * s,
+		typeIAMApp:        2 * s,
+		typeIAMPolicy:     2 * s,
+		typeAPIKey:        2 * s,
 		// Observed 5–11 s (FACTS).
 		typeGateway: 10 * s,
 		// Observed 11–12 s (FACTS).
@@ -59,10 +69,11 @@ func DefaultLatencies() Latencies {
 		typeServer: 60 * s,
 		// Hot-plug and IPAM attach (estimate).
 		typePrivateNIC: 10 * s,
-		// Omnibus download, install and first reconfigure, counted from when
-		// server, NIC and route exist (estimate: FACTS "several minutes, a
-		// 300 s timeout is known to be too short"; README "6 to 10 minutes").
-		typeGitLabReady: 6 * time.Minute,
+		// Over SSH: mount the data volume, Omnibus download, install and
+		// first reconfigure, then readiness, counted from when server, NIC
+		// and route exist (estimate: FACTS "several minutes, a 300 s timeout
+		// is known to be too short"; README "6 to 10 minutes").
+		typeGitLabConfig: 6 * time.Minute,
 		// Control plane (estimate, conservative: FACTS has the cluster ready
 		// 75–90 s after its first pool is created).
 		typeCluster: 5 * time.Minute,
@@ -110,16 +121,25 @@ func DefaultRequirements() []Requirement {
 		{Type: typeGatewayNetwork, Needs: typeIPAMIP, Must: true, Why: "the gateway takes a private address by IPAM: GitLab's must be reserved first (terraform-provider-scaleway docs/resources/ipam_ip.md)"},
 		{Type: typeServer, Needs: typeSecurityGroup, Must: true, Why: "the instance joins its security group (SecurityGroupId)"},
 		{Type: typeServer, Needs: typeSSHKey, Must: true, Why: "root's authorized keys come from the project's IAM SSH keys when the instance is created (FACTS, review of 2026-12-01): sshCommand works from the first boot"},
-		{Type: typeServer, Needs: typeRandomPassword, Why: "the user-data carries the root password and the automation token"},
-		{Type: typeServer, Needs: typeSignedCert, Why: "with TLS, the user-data carries GitLab's certificate"},
-		{Type: typeServer, Needs: typeSelfSignedCert, Why: "the CA certificate, which GitLab trusts"},
-		{Type: typeServer, Needs: typeTLSKey, Why: "and GitLab's private key"},
+		{Type: typeServer, Needs: typeDataVolume, Must: true, Why: "the data volume is attached at creation (AdditionalVolumeIds)"},
 		{Type: typePrivateNIC, Needs: typeServer, Must: true, Why: "the NIC is plugged into the instance (ServerId)"},
 		{Type: typePrivateNIC, Needs: typePN, Must: true, Why: "on the private network (PrivateNetworkId)"},
 		{Type: typePrivateNIC, Needs: typeIPAMIP, Must: true, Why: "with the reserved address (IpamIpIds)"},
-		{Type: typeGitLabReady, Needs: typeServer, Must: true, Why: "waits for this instance (InstanceId: a replaced instance is waited for again)"},
-		{Type: typeGitLabReady, Needs: typePrivateNIC, Must: true, Why: "GitLab answers on its private address only once the NIC is attached"},
-		{Type: typeGitLabReady, Needs: typeGatewayNetwork, Must: true, Why: "the check goes through the bastion, which reaches the private network only once attached; the first boot also needs its route out"},
+		{Type: typeGitLabConfig, Needs: typeServer, Must: true, Why: "configures this instance (InstanceId: a replaced instance is configured again)"},
+		{Type: typeGitLabConfig, Needs: typePrivateNIC, Must: true, Why: "the host is reached on its private address only once the NIC is attached"},
+		{Type: typeGitLabConfig, Needs: typeGatewayNetwork, Must: true, Why: "SSH goes through the bastion, which reaches the private network only once attached; the install also needs its route out"},
+		{Type: typeGitLabConfig, Needs: typeDataVolume, Must: true, Why: "it mounts the data volume (DataVolumeId)"},
+		{Type: typeGitLabConfig, Needs: typeSignedCert, Why: "with TLS, it installs GitLab's certificate (TlsCert)"},
+		{Type: typeGitLabConfig, Needs: typeAPIKey, Why: "with backups, it installs the bucket's key (Backup.SecretKey)"},
+		{Type: typeGitLabConfig, Needs: typeBucket, Why: "and names the bucket (Backup.Bucket)"},
+		{Type: typeGitLabConfig, Needs: typeIAMPolicy, Why: "the key is usable only once its policy exists (Scaleway IAM docs: using-api-key-object-storage)"},
+		{Type: typeIAMPolicy, Needs: typeIAMApp, Must: true, Why: "the policy is the application's (ApplicationId)"},
+		{Type: typeIAMPolicy, Needs: typeBucket, Why: "in the bucket's project (ProjectIds)"},
+		{Type: typeAPIKey, Needs: typeIAMApp, Must: true, Why: "the key is the application's (ApplicationId)"},
+		{Type: typeAPIKey, Needs: typeBucket, Why: "its preferred project is the bucket's (DefaultProjectId)"},
+		{Type: typeBucket, Why: "created from configuration"},
+		{Type: typeIAMApp, Why: "created from configuration"},
+		{Type: typeDataVolume, Why: "created from configuration"},
 		{Type: typeCluster, Needs: typePN, Must: true, Why: "new Kapsule clusters must join a private network (PrivateNetworkId)"},
 		{Type: typeCluster, Needs: typeIPAMIP, Must: true, Why: "GitLab's address is reserved before anything else joins the network, or a node's lease may take it (terraform-provider-scaleway docs/resources/ipam_ip.md)"},
 		{Type: typePool, Needs: typeCluster, Must: true, Why: "the pool belongs to the cluster (ClusterId)"},
@@ -129,13 +149,13 @@ func DefaultRequirements() []Requirement {
 		{Type: typeK8sProvider, Needs: typeCluster, Must: true, Why: "built from the cluster's kubeconfig"},
 		{Type: "kubernetes:*", Needs: typeK8sProvider, Must: true, Why: "Kubernetes objects go into the Kapsule cluster through the provider Kapsule builds, never an ambient kubeconfig"},
 		{Type: typeNamespace, Why: "a namespace needs nothing but the cluster's provider: it must not wait for GitLab"},
-		{Type: typeGitLabProvider, Needs: typeGitLabReady, Must: true, Why: "GitLab's API answers only once GitLab is ready"},
+		{Type: typeGitLabProvider, Needs: typeGitLabConfig, Must: true, Why: "GitLab's API answers, with the automation token installed, only once GitLab is configured"},
 		{Type: "gitlab:*", Needs: typeGitLabProvider, Must: true, Why: "GitLab objects go through the provider built from GitLabHost's outputs"},
 		{Type: typePipeline, Needs: typeRepoFile, Must: true, Why: "it waits for the pipeline of the CI file's commit (Sha)"},
 		{Type: typePipeline, Needs: typeAgentConnected, Must: true, Why: "the pipeline's jobs deploy through every cluster's agent, so the CI file is committed (and the wait starts) once every agent is connected"},
 		{Type: typePipeline, Needs: typeRelease, Must: true, Why: "the jobs run on the clusters' runners, installed by their releases"},
 		{Type: typePipeline, Needs: typeIPAMIP, Why: "GitLab's private address, behind the bastion (TargetHost)"},
-	}, append(throughBastion(typeGitLabReady), throughBastion(typePipeline)...)...)
+	}, append(throughBastion(typeGitLabConfig), throughBastion(typePipeline)...)...)
 }
 
 // throughBastion are what a readiness wait (provider/) takes to ask GitLab
@@ -146,7 +166,7 @@ func throughBastion(wait string) []Requirement {
 		{Type: wait, Needs: typeGatewayIP, Why: "the wait goes through the bastion (BastionHost)"},
 		{Type: wait, Needs: typeTLSKey, Why: "the program's key authenticates to the bastion (PrivateKey)"},
 		{Type: wait, Needs: typeSelfSignedCert, Why: "with TLS, it trusts the private CA (CaCert)"},
-		{Type: wait, Needs: typeRandomPassword, Why: "it asks with the automation token (Token)"},
+		{Type: wait, Needs: typeRandomPassword, Why: "it asks with the automation token (Token, AdminToken), and GitLabConfigured installs it and the root password"},
 	}
 }
 

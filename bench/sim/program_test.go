@@ -44,7 +44,7 @@ func TestProgramDeploysAlongItsTrueCriticalPath(t *testing.T) {
 
 			cluster := only(t, rep, "scaleway:kubernetes/cluster:Cluster")
 			pool := only(t, rep, "scaleway:kubernetes/pool:Pool")
-			ready := only(t, rep, "gitlabwait:index:GitLabReady")
+			ready := only(t, rep, "gitlabwait:index:GitLabConfigured")
 			server := only(t, rep, "scaleway:instance/server:Server")
 			gwNet := only(t, rep, "scaleway:network/gatewayNetwork:GatewayNetwork")
 			assert.Less(t, cluster.Start, ready.Finish, "the cluster is created while GitLab boots")
@@ -173,11 +173,11 @@ func TestProgramChecksCatchABrokenGraph(t *testing.T) {
 
 	rs, rep := record(func(r *sim.Resource, urn map[string]string) {
 		if r.Type == "scaleway:kubernetes/cluster:Cluster" {
-			r.Dependencies = append(r.Dependencies, urn["gitlabwait:index:GitLabReady"])
+			r.Dependencies = append(r.Dependencies, urn["gitlabwait:index:GitLabConfigured"])
 		}
 	})
 	assert.Greater(t, rep.Ratio(), 1.05)
-	assert.Contains(t, rep.Unneeded, sim.Wait{Dependent: pick(rs, "kapsule-cluster"), On: pick(rs, "gitlab-ready")})
+	assert.Contains(t, rep.Unneeded, sim.Wait{Dependent: pick(rs, "kapsule-cluster"), On: pick(rs, "gitlab-configured")})
 	assert.Empty(t, rep.Violations)
 
 	_, rep = record(func(r *sim.Resource, urn map[string]string) {

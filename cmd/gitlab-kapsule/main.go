@@ -106,6 +106,8 @@ func init() {
 		"tunnel":  {"forward a local port through the bastion to GitLab's HTTPS port, for a browser", cmdTunnel},
 		"verify":  {"check the deployment end to end, for every cluster or each --cluster; each check prints PASS, FAIL or N/A with the reason", cmdVerify},
 		"mr-note": {"post a preview's output (a file) as a note on this GitLab CI merge request, replacing the last one", cmdMRNote},
+		"backup":  {"back GitLab up now to the stack's bucket (the host's gitlab-kapsule-backup) and print the backup's ID", cmdBackup},
+		"restore": {"list the backups, or with an ID restore that one on the GitLab host after confirmation (--yes skips it); then run up", cmdRestore},
 	}
 }
 
@@ -114,6 +116,7 @@ func init() {
 var synopses = map[string]string{
 	"outputs": "[NAME] [--cluster CLUSTER] [--show-secrets] [--json]",
 	"verify":  "[--cluster CLUSTER]... [--namespace NS] [--timeout DURATION]",
+	"restore": "[ID] [--yes]",
 }
 
 func usage(w io.Writer, fs *flag.FlagSet) {

@@ -73,7 +73,7 @@ func TestPlanNeedsNoCredentials(t *testing.T) {
 	clearCredentials(t)
 	code, out, _ := runCLI("--dir", projectDir(t), "plan")
 	assert.Equal(t, 0, code)
-	assert.Contains(t, out, "gitlabwait:index:GitLabReady")
+	assert.Contains(t, out, "gitlabwait:index:GitLabConfigured")
 }
 
 func TestPlanReportsBadConfiguration(t *testing.T) {

@@ -21,6 +21,16 @@ const MockDeployToken = "gldt-mock-deploy-token"
 // MockRunnerToken is the authentication token the mock UserRunner returns (secret).
 const MockRunnerToken = "glrt-mock-runner-token"
 
+// MockBackupAccessKey and MockBackupSecretKey (secret) are the backup
+// bucket's credentials the mock ApiKey returns.
+const (
+	MockBackupAccessKey = "SCWMOCKBACKUPACCESSKEY"
+	MockBackupSecretKey = "mock-backup-secret-key"
+)
+
+// MockProjectID is the project the mock bucket lands in when none is given.
+const MockProjectID = "11111111-2222-3333-4444-555555555555"
+
 // outputsFor returns the inputs plus what the real provider would compute.
 func outputsFor(args pulumi.MockResourceArgs) (resource.PropertyMap, error) {
 	out := args.Inputs.Copy()
@@ -56,6 +66,23 @@ func outputsFor(args pulumi.MockResourceArgs) (resource.PropertyMap, error) {
 		set("readyAt", "2026-01-01T00:00:00Z")
 		set("version", "18.5.1")
 		set("bastionHostKeyFingerprint", "SHA256:mock")
+	case args.TypeToken == "gitlabwait:index:GitLabConfigured":
+		set("configuredAt", "2026-01-01T00:00:00Z")
+		set("version", args.Inputs["packageVersion"].StringValue())
+		set("previousVersion", "")
+		set("sshHostKeyFingerprint", "SHA256:mock-gitlab-host")
+		set("tokenExpiresAt", args.Inputs["adminTokenExpiresAt"].StringValue())
+		set("bastionHostKeyFingerprint", "SHA256:mock")
+	case args.TypeToken == "scaleway:object/bucket:Bucket":
+		if _, ok := out["projectId"]; !ok {
+			set("projectId", MockProjectID)
+		}
+		region := args.Inputs["region"].StringValue()
+		set("apiEndpoint", "https://s3."+region+".scw.cloud")
+		set("endpoint", "https://"+args.Inputs["name"].StringValue()+".s3."+region+".scw.cloud")
+	case args.TypeToken == "scaleway:iam/apiKey:ApiKey":
+		set("accessKey", MockBackupAccessKey)
+		out["secretKey"] = resource.MakeSecret(resource.NewStringProperty(MockBackupSecretKey))
 	case args.TypeToken == "gitlabwait:index:AgentConnected":
 		set("connectedAt", "2026-01-01T00:10:00Z")
 		set("connections", 2)
@@ -109,6 +136,9 @@ var knownPlain = map[string]bool{
 	"scaleway:network/publicGateway:PublicGateway":               true,
 	"scaleway:network/gatewayNetwork:GatewayNetwork":             true,
 	"scaleway:ipam/ip:Ip":                                        true,
+	"scaleway:block/volume:Volume":                               true,
+	"scaleway:iam/application:Application":                       true,
+	"scaleway:iam/policy:Policy":                                 true,
 	"scaleway:iam/sshKey:SshKey":                                 true,
 	"scaleway:instance/server:Server":                            true,
 	"scaleway:instance/privateNic:PrivateNic":                    true,
