@@ -62,6 +62,9 @@ type Stack struct {
 	// cleanups collect what the program registers during the operation
 	// running (wrap), for run to release when it ends.
 	cleanups *cleanup.List
+	// gitlabGone is set when the operation running found GitLab or the
+	// bastion not answering (recoverParts).
+	gitlabGone bool
 }
 
 // Open creates the stack, or selects it when it exists, and sets
@@ -204,29 +207,117 @@ func defaultWorkDir(backend, project string) (string, error) {
 // Preview shows what Up would change, with a diff of every changed
 // property in the progress output. opts are the Automation API's own
 // (optpreview.Target, Parallel, Message, ...): see Stack.
+//
+// When the preview replaces or deletes a guarded resource, which Up
+// refuses without Options.AllowReplace, Progress gets a warning naming
+// each one (PreviewWarning).
 func (s *Stack) Preview(ctx context.Context, opts ...optpreview.Option) (auto.PreviewResult, error) {
-	return operate(ctx, s, "preview", s.stack.Preview, previewStreams, optpreview.Diff(), opts)
+	c := newCollector()
+	call := func(ctx context.Context, o ...optpreview.Option) (auto.PreviewResult, error) {
+		res, err := s.stack.Preview(ctx, o...)
+		if r := GuardedReplacements(c.events()); err == nil && len(r) > 0 {
+			fmt.Fprintln(s.progress(), PreviewWarning(r))
+		}
+		return res, err
+	}
+	return operate(ctx, s, "preview", call, previewStreams, optpreview.Diff(), opts, func(ch chan<- events.EngineEvent) ([]optpreview.Option, error) {
+		// The collector listens besides the Stack's channel, or the
+		// caller's, whose EventStreams would otherwise replace it.
+		var o optpreview.Options
+		for _, opt := range opts {
+			opt.ApplyOption(&o)
+		}
+		streams := o.EventStreams
+		if len(streams) == 0 && ch != nil {
+			streams = []chan<- events.EngineEvent{ch}
+		}
+		return []optpreview.Option{optpreview.EventStreams(append(slices.Clone(streams), c.ch)...)}, nil
+	})
 }
 
 // Up creates or updates the stack's resources, with diffs. opts are the
 // Automation API's own (optup.Target, Parallel, Message, ...): see Stack.
+//
+// First it clears the pending operations an interrupted update left in
+// the state, saying which on ErrorProgress (ClearPending); then, unless
+// Options.AllowReplace or the state holds none of the guarded resources
+// yet, it previews with the same options, quietly (the program runs
+// twice), and refuses with a *ReplaceError (errors.Is ErrReplaceRefused) when the
+// preview replaces or deletes the GitLab server, its data volume, the
+// private network, GitLab's reserved address, a Kapsule cluster or the
+// backup bucket, naming each with what forces it and what it costs.
 func (s *Stack) Up(ctx context.Context, opts ...optup.Option) (auto.UpResult, error) {
-	return operate(ctx, s, "up", s.stack.Up, upStreams, optup.Diff(), opts)
+	return operate(ctx, s, "up", s.stack.Up, upStreams, optup.Diff(), opts, func(chan<- events.EngineEvent) ([]optup.Option, error) {
+		st, err := s.clearPendingWithNotice(ctx)
+		if err != nil {
+			return nil, err
+		}
+		// A state without any guarded resource (a first up) has nothing
+		// to replace: no preview. One that cannot be read is previewed.
+		if s.opts.AllowReplace || (st != nil && !st.hasGuarded()) {
+			return nil, nil
+		}
+		fmt.Fprintln(s.progress(), "Previewing first: up replaces no server, data volume, network, reserved address, cluster or bucket unless allowed")
+		return nil, s.guard(ctx, opts)
+	})
 }
 
 // Refresh reads the resources' real state into the stack. The program
 // runs first, so provider settings it computes at run time are current.
 // opts are the Automation API's own (optrefresh.Target, ...): see Stack.
+//
+// First it clears pending operations (see Up) and probes the GitLab host
+// through the bastion and each cluster's API, each for at most
+// ProbeTimeout: the resources of a part that does not answer are excluded
+// from the refresh and keep their last recorded state, which
+// ErrorProgress lists.
 func (s *Stack) Refresh(ctx context.Context, opts ...optrefresh.Option) (auto.RefreshResult, error) {
-	return operate(ctx, s, "refresh", s.stack.Refresh, refreshStreams, optrefresh.RunProgram(true), opts)
+	return operate(ctx, s, "refresh", s.stack.Refresh, refreshStreams, optrefresh.RunProgram(true), opts, func(chan<- events.EngineEvent) ([]optrefresh.Option, error) {
+		if _, err := s.clearPendingWithNotice(ctx); err != nil {
+			return nil, err
+		}
+		var o optrefresh.Options
+		for _, opt := range opts {
+			opt.ApplyOption(&o)
+		}
+		if len(o.Target) > 0 {
+			return nil, nil // the resources were chosen: refreshed as asked
+		}
+		exclude, err := s.recoverParts(ctx, "refresh")
+		return refreshExclude(exclude, opts), err
+	})
 }
 
 // Destroy deletes every resource of the stack; the stack itself and its
 // configuration stay. The program runs first, so provider settings it
 // computes at run time are current while deleting. opts are the Automation
 // API's own (optdestroy.Target, ...): see Stack.
+//
+// First it clears pending operations (see Up) and probes the GitLab host
+// through the bastion and each cluster's API, each for at most
+// ProbeTimeout: the resources of a part that does not answer (the
+// GitLab-side resources when GitLab or the bastion is gone, a cluster's
+// objects when its API is) cannot be deleted, so they are removed from
+// the state, which ErrorProgress lists, and the rest is destroyed. A
+// destroy with targets or exclusions, which leaves part of the stack, and
+// a refresh with targets skip the probes.
 func (s *Stack) Destroy(ctx context.Context, opts ...optdestroy.Option) (auto.DestroyResult, error) {
-	return operate(ctx, s, "destroy", s.stack.Destroy, destroyStreams, optdestroy.RunProgram(true), opts)
+	return operate(ctx, s, "destroy", s.stack.Destroy, destroyStreams, optdestroy.RunProgram(true), opts, func(chan<- events.EngineEvent) ([]optdestroy.Option, error) {
+		if _, err := s.clearPendingWithNotice(ctx); err != nil {
+			return nil, err
+		}
+		var o optdestroy.Options
+		for _, opt := range opts {
+			opt.ApplyOption(&o)
+		}
+		if len(o.Target) > 0 || len(o.Exclude) > 0 {
+			// A part of the stack stays: nothing is removed from its state,
+			// or the next up would create it again beside what is left.
+			return nil, nil
+		}
+		_, err := s.recoverParts(ctx, "destroy")
+		return nil, err
+	})
 }
 
 // streams are an option package's constructors of the options that carry
@@ -246,16 +337,27 @@ var (
 
 // operate runs one of the Automation API's operations (call) through run:
 // the Stack's streams and the package's own option first, opts after, so
-// that the caller's option wins where both set the same thing.
-func operate[O, R any](ctx context.Context, s *Stack, op string, call func(context.Context, ...O) (R, error), st streams[O], own O, opts []O) (R, error) {
+// that the caller's option wins where both set the same thing. before,
+// when set, runs first, within the operation (its cleanups, its error
+// mapping), with the Stack's event channel (nil without Options.Events);
+// the options it returns go last.
+func operate[O, R any](ctx context.Context, s *Stack, op string, call func(context.Context, ...O) (R, error), st streams[O], own O, opts []O,
+	before func(chan<- events.EngineEvent) ([]O, error)) (R, error) {
 	var res R
 	err := s.run(ctx, op, func(ch chan<- events.EngineEvent) error {
+		var more []O
+		if before != nil {
+			var err error
+			if more, err = before(ch); err != nil {
+				return err
+			}
+		}
 		all := []O{own, st.progress(s.progress()), st.errorProgress(s.errorProgress())}
 		if ch != nil {
 			all = append(all, st.events(ch))
 		}
 		var err error
-		res, err = call(ctx, append(all, opts...)...)
+		res, err = call(ctx, append(append(all, opts...), more...)...)
 		return err
 	})
 	return res, err
@@ -277,9 +379,11 @@ const eventDrainTimeout = 2 * time.Second
 // tunnel) is released when the operation ends, and only this Stack's; with
 // a PluginDir, the mark that the readiness provider is served from there,
 // so the program does not judge a build on PATH the engine will not use;
-// and, for refresh and destroy, no preflight: those must work on a stack
-// whose version or node type Scaleway no longer offers for new resources,
-// or whose parts are gone.
+// for refresh and destroy, no preflight: those must work on a stack whose
+// version or node type Scaleway no longer offers for new resources, or
+// whose parts are gone; and, for destroy and for a refresh with GitLab
+// gone, the GitLab provider without its early auth check and, for destroy,
+// the Kubernetes providers with deleteUnreachable (destroyTransform).
 func (s *Stack) wrap(program pulumi.RunFunc) pulumi.RunFunc {
 	return func(ctx *pulumi.Context) error {
 		ctx = stackconfig.WithConfiguredKeys(ctx, s.configuredKeys)
@@ -289,6 +393,11 @@ func (s *Stack) wrap(program pulumi.RunFunc) pulumi.RunFunc {
 		}
 		if s.op == "refresh" || s.op == "destroy" {
 			ctx = stack.WithoutPreflight(ctx, s.op+" creates nothing")
+		}
+		if s.op == "destroy" || s.gitlabGone {
+			if err := ctx.RegisterResourceTransform(destroyTransform(s.op == "destroy")); err != nil {
+				return fmt.Errorf("set the providers up for %s (destroyTransform): %w", s.op, err)
+			}
 		}
 		return program(ctx)
 	}
@@ -302,6 +411,7 @@ func (s *Stack) wrap(program pulumi.RunFunc) pulumi.RunFunc {
 // killed.
 func (s *Stack) run(ctx context.Context, op string, f func(chan<- events.EngineEvent) error) (err error) {
 	s.op = op
+	s.gitlabGone = false
 	cleanups := &cleanup.List{}
 	s.cleanups = cleanups
 	defer func() {
@@ -322,13 +432,24 @@ func (s *Stack) run(ctx context.Context, op string, f func(chan<- events.EngineE
 	if err == nil {
 		return nil
 	}
-	mapped := classify(ctx, op, s.opts.StackName, s.backend, err)
+	mapped := err
+	if !mappedAlready(err) {
+		mapped = classify(ctx, op, s.opts.StackName, s.backend, err)
+	}
 	if errors.Is(mapped, ErrCancelled) {
 		if rmErr := removeStaleLocks(s.backend, s.stack.Workspace(), s.opts.StackName); rmErr != nil {
 			return errors.Join(mapped, rmErr)
 		}
 	}
 	return mapped
+}
+
+// mappedAlready reports whether err is one of this package's own, which
+// says what went wrong in full: an *Error, a *ReplaceError.
+func mappedAlready(err error) bool {
+	_, isErr := errors.AsType[*Error](err)
+	_, isReplace := errors.AsType[*ReplaceError](err)
+	return isErr || isReplace
 }
 
 // withEvents runs f with a channel whose events go to Options.Events, and

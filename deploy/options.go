@@ -97,4 +97,14 @@ type Options struct {
 	// InstallPulumi lets a missing CLI be downloaded with
 	// auto.InstallPulumiCommand (needs the internet).
 	InstallPulumi bool
+
+	// AllowReplace lets Up replace or delete the guarded resources (the
+	// GitLab server, its data volume, the private network, GitLab's
+	// reserved address, a Kapsule cluster, the backup bucket), which it
+	// otherwise refuses after a preview: the command's --allow-replace.
+	AllowReplace bool
+
+	// Prober probes the GitLab host and the clusters before Refresh and
+	// Destroy; the zero value probes for real. Tests give their own.
+	Prober Prober
 }

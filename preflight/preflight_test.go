@@ -199,6 +199,22 @@ func TestCheck(t *testing.T) {
 			errs:  []string{`kapsule:version "1.35.3" is more than one minor ahead of Kapsule cluster "glk-dev-kapsule", which runs 1.33.10`, `set kapsule:version to "1.34.5"`},
 		},
 		{
+			// The minor form is held to the same rule (docs-content
+			// pages/kubernetes/how-to/upgrade-kubernetes-version.mdx: "the
+			// latest patch or next minor version"; several minors are
+			// upgraded "for each minor version" in turn).
+			name:  "minor form more than one minor ahead of the cluster",
+			world: func(s *standIn) { s.clusters = []*k8s.Cluster{cluster("glk-dev-kapsule", "1.33.10")} },
+			input: func(in *Input) { in.Clusters[0].Version = "1.35" },
+			errs:  []string{`kapsule:version "1.35" is more than one minor ahead of Kapsule cluster "glk-dev-kapsule", which runs 1.33.10`, `set kapsule:version to "1.34", run up, then go on one minor at a time`},
+		},
+		{
+			name:  "a major ahead of the cluster",
+			world: func(s *standIn) { s.clusters = []*k8s.Cluster{cluster("glk-dev-kapsule", "1.35.3")} },
+			input: func(in *Input) { in.Clusters[0].Version = "2.0" },
+			errs:  []string{`kapsule:version "2.0" is more than one minor ahead of Kapsule cluster "glk-dev-kapsule", which runs 1.35.3`, `set kapsule:version to "1.36"`},
+		},
+		{
 			name:  "upgrade to a version not offered",
 			world: func(s *standIn) { s.clusters = []*k8s.Cluster{cluster("glk-dev-kapsule", "1.35.3")} },
 			input: func(in *Input) { in.Clusters[0].Version = "1.36.0" },

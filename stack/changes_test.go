@@ -1,90 +1,184 @@
 package stack_test
 
 import (
-	"maps"
+	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
+	"github.com/gitlab-kapsule/gitlab-kapsule/deploy"
+	"github.com/gitlab-kapsule/gitlab-kapsule/internal/mockcloud"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
-// TestEachKeyTouchesOnlyItsResources changes one configuration key at a
-// time from the every-option configuration and lists the resources whose
-// inputs change ("+name" added, "-name" removed): a key that starts to touch
-// another resource, or stops touching its own, fails here. What each change
-// then does in the cloud (in place, replacement, an update the provider does
-// not apply) is the day-2 matrix of issue 13. "" removes the key. Only the
-// program's own inputs are compared: a resource that follows a replaced one
-// through its outputs (agent:name replaces the registration, and so the
-// token) is not listed, since the mocks' outputs do not change.
-func TestEachKeyTouchesOnlyItsResources(t *testing.T) {
-	t.Parallel()
-	base := fullConfig()
-	before := mustRun(t, base).cloud
-	for _, tc := range []struct {
-		key, value string
-		touched    []string
-	}{
-		{"agent:chartVersion", "2.20.2", []string{"agent-release"}},
-		{"agent:ciAccessProjects", `["team/app"]`, []string{"agent-config"}},
-		{"agent:clusterAdmin", "true", []string{"+agent-cluster-admin"}},
-		{"agent:imageTag", "v18.5.3", []string{"agent-release"}},
-		{"agent:name", "other", []string{"agent-config", "agent-connected", "agent-registration", "pipeline-file"}},
-		{"agent:namespaces", `["gitops-demo","web"]`, []string{"+agent-target-web", "+agent-web-gitlab-agent-deployer", "+agent-web-gitlab-agent-deployer-binding"}},
-		{"agent:tunnelPort", "18444", []string{"agent-gitlab"}},
-		{"gitlabHost:diskSizeGb", "80", []string{"gitlab-server"}},
-		{"gitlabHost:image", "ubuntu_jammy", []string{"gitlab-server"}},
-		{"gitlabHost:instanceType", "POP2-4C-16G", []string{"gitlab-server"}},
-		{"gitlabHost:privateIp", "10.0.0.20", []string{"agent-connected", "agent-release", "gitlab-ready", "gitlab-server", "gitlab-tls-csr", "gitops-source", "network-gitlab-ip", "pipeline-succeeded", "runner-ca-secret", "runner-release"}},
-		{"gitlabHost:rootPassword", "another long password", []string{"gitlab-server"}},
-		{"gitlabHost:tls", "false", []string{"-gitlab-ca", "-gitlab-ca-key", "-gitlab-tls-cert", "-gitlab-tls-csr", "-gitlab-tls-key", "-runner-ca-secret", "agent-connected", "agent-gitlab", "agent-release", "gitlab-ready", "gitlab-server", "gitops-auth", "gitops-source", "pipeline-file", "pipeline-succeeded", "runner-release"}},
-		{"gitlabHost:version", "18.5.3-ce.0", []string{"gitlab-server"}},
-		{"gitops:enabled", "false", []string{"-flux", "-flux-flux-system-gitlab-agent-flux-receiver", "-flux-flux-system-gitlab-agent-flux-receiver-binding", "-flux-gitlab-agent-flux-reader", "-flux-gitlab-agent-flux-reader-binding", "-flux-namespace", "-flux-release", "-gitops", "-gitops-auth", "-gitops-deploy-token", "-gitops-file-deployment", "-gitops-file-kustomization", "-gitops-file-service", "-gitops-source", "-gitops-sync"}},
-		{"gitops:fluxChartVersion", "2.17.1", []string{"flux-release"}},
-		{"gitops:interval", "2m", []string{"gitops-source", "gitops-sync"}},
-		{"gitops:timeout", "10m", []string{"gitops-source", "gitops-sync"}},
-		{"kapsule:apiAllowedCidrs", `["51.15.8.8/32"]`, []string{"kapsule-acl"}},
-		{"kapsule:cni", "calico", []string{"kapsule-cluster"}},
-		{"kapsule:nodeType", "PRO2-XS", []string{"kapsule-pool"}},
-		{"kapsule:size", "3", []string{"kapsule-pool"}},
-		{"kapsule:version", "1.37", []string{"kapsule-cluster"}},
-		{"network:allowedIpRanges", `["51.15.9.0/24"]`, []string{"network-gateway"}},
-		{"network:bastionPort", "2222", []string{"agent-connected", "gitlab-ready", "network-gateway", "pipeline-succeeded"}},
-		{"network:cidr", "10.1.0.0/24", []string{"agent-connected", "agent-release", "gitlab-ready", "gitlab-server", "gitlab-tls-csr", "gitops-source", "network-gitlab-ip", "network-pn", "pipeline-succeeded", "runner-ca-secret", "runner-release"}},
-		{"network:sshPublicKey", "", []string{"-network-operator-ssh-key", "network-gateway"}},
-		{"runner:chartVersion", "0.82.1", []string{"runner-release"}}, // a release runnerChartShips does not know
-		{"runner:concurrency", "8", []string{"runner-release"}},
-		{"runner:enabled", "false", []string{"-pipeline", "-pipeline-file", "-pipeline-succeeded", "-runner", "-runner-ca-secret", "-runner-gitlab-runner", "-runner-gitlab-runner-gitlab-runner", "-runner-gitlab-runner-gitlab-runner-binding", "-runner-gitlab-runner-job", "-runner-namespace", "-runner-registration", "-runner-release", "-runner-token-secret"}},
-		{"runner:privileged", "true", []string{"runner-release"}},
-		{"runner:tags", `["gpu"]`, []string{"runner-registration"}},
-		{"scaleway:zone", "fr-par-2", []string{"gitlab-nic", "gitlab-server", "gitlab-sg", "network-gateway", "network-gateway-ip", "network-gateway-network"}},
-	} {
-		t.Run(tc.key, func(t *testing.T) {
-			t.Parallel()
-			changed := maps.Clone(base)
-			if tc.value == "" {
-				delete(changed, tc.key)
-			} else {
-				changed[tc.key] = tc.value
-			}
-			after := mustRun(t, changed).cloud
-			var touched []string
-			for _, r := range after.Resources() {
-				old, ok := before.Named(r.Name)
-				switch {
-				case !ok:
-					touched = append(touched, "+"+r.Name)
-				case !old.Inputs.DeepEquals(r.Inputs):
-					touched = append(touched, r.Name)
-				}
-			}
-			for _, r := range before.Resources() {
-				if _, ok := after.Named(r.Name); !ok {
-					touched = append(touched, "-"+r.Name)
-				}
-			}
-			slices.Sort(touched)
-			assert.Equal(t, tc.touched, touched)
-		})
+// What a change of configuration does to the resources, comparing two runs
+// of the program under the mocks: the helpers of TestChangeMatrix
+// (changematrix_test.go), which holds every key's effect to docs/changes.md.
+// (It replaces TestEachKeyTouchesOnlyItsResources, whose lists of touched
+// resources are now the table's resources column.)
+
+// Effects, from the least to the most destructive.
+const (
+	effectNone            = "none"
+	effectInPlace         = "in place"
+	effectReplacement     = "replacement"
+	effectGuardedDeletion = "deletion (guarded)"
+	effectGuardedReplace  = "replacement (guarded)"
+)
+
+// guardedReplacementNote says what a guarded effect costs the operator.
+const guardedReplacementNote = "the guard in deploy/ refuses it without " + deploy.AllowReplaceFlag
+
+var effectOrder = []string{effectNone, effectInPlace, effectReplacement, effectGuardedDeletion, effectGuardedReplace}
+
+// touch is what one change does to one resource.
+type touch struct {
+	name, typ string
+	// mark is the resource as the table's resources column writes it:
+	// "+name" added, "-name" removed, "name" updated, "name!" replaced.
+	mark   string
+	effect string
+	// why names the force-new inputs, or the URN change, of a replacement.
+	why string
+}
+
+// touches compares two runs by URN. A resource removed under one URN and
+// added under another with the same type and name (a new parent) is
+// replaced: Pulumi sees a delete and a create.
+func touches(table forceNewTable, before, after *mockcloud.Cloud) []touch {
+	byURN := func(c *mockcloud.Cloud) map[string]mockcloud.Resource {
+		m := map[string]mockcloud.Resource{}
+		for _, r := range c.Resources() {
+			m[r.URN] = r
+		}
+		return m
 	}
+	old, cur := byURN(before), byURN(after)
+	guarded := func(typ string) bool { return table.Types[typ].Guarded }
+	var out []touch
+	added := map[[2]string]mockcloud.Resource{}
+	for urn, r := range cur {
+		o, ok := old[urn]
+		switch {
+		case !ok:
+			added[[2]string{r.Type, r.Name}] = r
+		case o.Inputs.DeepEquals(r.Inputs):
+			// Options the engine keeps in the state change nothing in
+			// the cloud, but they change what a later delete does.
+			if o.RetainOnDelete != r.RetainOnDelete || o.DeleteBeforeReplace != r.DeleteBeforeReplace {
+				out = append(out, touch{name: r.Name, typ: r.Type, mark: r.Name, effect: effectInPlace,
+					why: fmt.Sprintf("retainOnDelete %t, deleteBeforeReplace %t", r.RetainOnDelete, r.DeleteBeforeReplace)})
+			}
+		default:
+			t := touch{name: r.Name, typ: r.Type, mark: r.Name, effect: effectInPlace}
+			if forced := table.forcedBy(r.Type, o.Inputs, r.Inputs); len(forced) > 0 {
+				t.mark, t.effect, t.why = r.Name+"!", effectReplacement, "force-new "+strings.Join(forced, ", ")
+				if guarded(r.Type) {
+					t.effect = effectGuardedReplace
+				}
+			}
+			out = append(out, t)
+		}
+	}
+	for urn, r := range old {
+		if _, ok := cur[urn]; ok {
+			continue
+		}
+		id := [2]string{r.Type, r.Name}
+		if _, moved := added[id]; moved {
+			delete(added, id)
+			t := touch{name: r.Name, typ: r.Type, mark: r.Name + "!", effect: effectReplacement, why: "its URN changes"}
+			if guarded(r.Type) {
+				t.effect = effectGuardedReplace
+			}
+			out = append(out, t)
+			continue
+		}
+		t := touch{name: r.Name, typ: r.Type, mark: "-" + r.Name, effect: effectInPlace}
+		if guarded(r.Type) {
+			t.effect, t.why = effectGuardedDeletion, "deleted"
+		}
+		out = append(out, t)
+	}
+	for _, r := range added {
+		out = append(out, touch{name: r.Name, typ: r.Type, mark: "+" + r.Name, effect: effectInPlace})
+	}
+	slices.SortFunc(out, func(a, b touch) int { return strings.Compare(a.mark, b.mark) })
+	return out
+}
+
+// effectOf is the most destructive effect of a change's touches.
+func effectOf(ts []touch) string {
+	e := effectNone
+	for _, t := range ts {
+		if slices.Index(effectOrder, t.effect) > slices.Index(effectOrder, e) {
+			e = t.effect
+		}
+	}
+	return e
+}
+
+func marks(ts []touch) []string {
+	out := make([]string, len(ts))
+	for i, t := range ts {
+		out[i] = t.mark
+	}
+	return out
+}
+
+// TestTouchesByURN holds touches to what the engine would do, on made-up
+// registrations: an unchanged resource is not listed (the negative
+// control), a changed plain input updates, a new parent (a new URN)
+// replaces, a deleted guarded resource is a guarded deletion, and options
+// kept in the state count as an update.
+func TestTouchesByURN(t *testing.T) {
+	t.Parallel()
+	const server, volume, sshKey = "scaleway:instance/server:Server", "scaleway:block/volume:Volume", "scaleway:iam/sshKey:SshKey"
+	type reg struct {
+		typ, name, parent string
+		inputs            map[string]any
+		retain            bool
+	}
+	cloud := func(regs ...reg) *mockcloud.Cloud {
+		c := &mockcloud.Cloud{Project: mockcloud.Project, Stack: "dev"}
+		for _, r := range regs {
+			_, _, err := c.NewResource(pulumi.MockResourceArgs{
+				TypeToken: r.typ, Name: r.name, Custom: true, Inputs: resource.NewPropertyMapFromMap(r.inputs),
+				RegisterRPC: &pulumirpc.RegisterResourceRequest{Type: r.typ, Name: r.name, Parent: r.parent, RetainOnDelete: &r.retain},
+			})
+			require.NoError(t, err)
+		}
+		return c
+	}
+	const parentA = "urn:pulumi:dev::gitlab-kapsule::glk:index:A::a"
+	const parentB = "urn:pulumi:dev::gitlab-kapsule::glk:index:B::b"
+	before := cloud(
+		reg{typ: server, name: "same", parent: parentA, inputs: map[string]any{"zone": "fr-par-1"}},
+		reg{typ: server, name: "moved", parent: parentA, inputs: map[string]any{"zone": "fr-par-1"}},
+		reg{typ: volume, name: "gone", inputs: map[string]any{"sizeInGb": 100}},
+		reg{typ: volume, name: "kept", inputs: map[string]any{"sizeInGb": 100}, retain: true},
+		reg{typ: sshKey, name: "renamed", inputs: map[string]any{"name": "a", "publicKey": "k"}},
+	)
+	after := cloud(
+		reg{typ: server, name: "same", parent: parentA, inputs: map[string]any{"zone": "fr-par-1"}},
+		reg{typ: server, name: "moved", parent: parentB, inputs: map[string]any{"zone": "fr-par-1"}},
+		reg{typ: volume, name: "kept", inputs: map[string]any{"sizeInGb": 100}},
+		reg{typ: sshKey, name: "renamed", inputs: map[string]any{"name": "b", "publicKey": "k"}},
+		reg{typ: sshKey, name: "new", inputs: map[string]any{"name": "c", "publicKey": "k"}},
+	)
+	ts := touches(loadForceNew(t), before, after)
+	assert.Equal(t, []string{"+new", "-gone", "kept", "moved!", "renamed"}, marks(ts))
+	effects := map[string]string{}
+	for _, tc := range ts {
+		effects[tc.name] = tc.effect
+	}
+	assert.Equal(t, map[string]string{
+		"new": effectInPlace, "gone": effectGuardedDeletion, "kept": effectInPlace, "moved": effectGuardedReplace, "renamed": effectInPlace,
+	}, effects)
+	assert.Equal(t, effectGuardedReplace, effectOf(ts))
+	assert.Equal(t, effectNone, effectOf(touches(loadForceNew(t), before, before)))
 }

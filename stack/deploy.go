@@ -9,6 +9,10 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
+// gitlabHostName is the GitLabHost component's name: its resources' names
+// start with it.
+const gitlabHostName = "gitlab"
+
 // clock is when the program runs: the automation token's renewal period is
 // taken from it. Tests fix it, so what they record does not move with the date.
 var clock = time.Now
@@ -84,7 +88,7 @@ func Build(ctx *pulumi.Context) (Outputs, error) {
 	if cfg.GitLab.RootPassword != "" {
 		rootPassword = pulumi.ToSecret(pulumi.String(cfg.GitLab.RootPassword)).(pulumi.StringOutput)
 	}
-	gitlab, err := components.NewGitLabHost(ctx, "gitlab", &components.GitLabHostArgs{
+	gitlab, err := components.NewGitLabHost(ctx, gitlabHostName, &components.GitLabHostArgs{
 		Prefix:               cfg.Prefix,
 		Zone:                 cfg.Zone,
 		InstanceType:         cfg.GitLab.InstanceType,

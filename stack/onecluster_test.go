@@ -93,8 +93,7 @@ func TestOneClusterStacksKeepTheirResources(t *testing.T) {
 // installs over SSH what the user-data carried, then waits as GitLabReady
 // did), the data volume and the backups are new, and these inputs change:
 // the server's user-data (now free of secrets) and its attached volume, the
-// automation token's renewal period, the certificate's lifetime and renewal,
-// and the Kubernetes provider's deleteUnreachable.
+// automation token's renewal period, and the certificate's lifetime and renewal.
 var dayTwo = struct {
 	gone, added []string
 	inputs      map[string][]string
@@ -105,7 +104,6 @@ var dayTwo = struct {
 		"scaleway:instance/server:Server::gitlab-server":                 {"cloudInit", "additionalVolumeIds"},
 		"random:index/randomPassword:RandomPassword::gitlab-admin-token": {"keepers"},
 		"tls:index/locallySignedCert:LocallySignedCert::gitlab-tls-cert": {"validityPeriodHours", "earlyRenewalHours"},
-		"pulumi:providers:kubernetes::kapsule-k8s":                       {"deleteUnreachable"},
 	},
 }
 

@@ -121,3 +121,11 @@ func (o Outputs) addClusters(cfg *config.Config, clusters []config.Cluster, perC
 	o[Clusters] = byName
 	o[Kubeconfigs] = pulumi.ToSecret(kubeconfigs)
 }
+
+// HostConfigurationURN is the URN of the GitLab host's GitLabConfigured in
+// stack stackName of project: `up --reconfigure` asks the engine to replace
+// it, which runs the host's configuration again with the stack's secrets
+// (its Delete does nothing on the host).
+func HostConfigurationURN(stackName, project string) string {
+	return "urn:pulumi:" + stackName + "::" + project + "::gitlab-kapsule:index:GitLabHost$gitlabwait:index:GitLabConfigured::" + gitlabHostName + "-configured"
+}

@@ -81,3 +81,11 @@ func keys[V any](m map[string]V) []string {
 	}
 	return out
 }
+
+// up --reconfigure replaces the resource by this URN: it must be the one
+// the program registers.
+func TestHostConfigurationURNIsTheProgramsOwn(t *testing.T) {
+	t.Parallel()
+	configured := one(t, mustRun(t, nil).cloud, "gitlabwait:index:GitLabConfigured")
+	assert.Equal(t, configured.URN, stack.HostConfigurationURN("dev", "gitlab-kapsule"))
+}

@@ -117,8 +117,8 @@ func cmdRestore(ctx context.Context, o *options, args []string, stdout, stderr i
 	if err := runOnHost(ctx, argv, stdout, stderr, "restore backup "+id); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "Restored GitLab backup %s.\nNow run `%s`: the restored database holds the root password and automation token of when the backup was made, "+
-		"and up applies this stack's again (and its configuration), so the program and its GitLab resources work with GitLab again.\n", id, upCommand(o))
+	fmt.Fprintf(stdout, "Restored GitLab backup %s.\nNow run `%s --reconfigure`: the restored database holds the root password and automation token of when the backup was made, "+
+		"and that up configures the host again with this stack's (and its configuration), so the program and its GitLab resources work with GitLab again.\n", id, upCommand(o))
 	return nil
 }
 

@@ -188,7 +188,7 @@ func TestRestoreAsksFirst(t *testing.T) {
 	code, out, errOut := cli("restore", testBackupID)
 	require.Equal(t, 0, code, errOut)
 	assert.Contains(t, out, "Restoring ... done\n")
-	assert.Contains(t, out, "Restored GitLab backup "+testBackupID+".\nNow run `gitlab-kapsule --dir "+dir+" --backend "+backend+" up`")
+	assert.Contains(t, out, "Restored GitLab backup "+testBackupID+".\nNow run `gitlab-kapsule --dir "+dir+" --backend "+backend+" up --reconfigure`")
 	assert.Contains(t, out, "root password and automation token")
 	assert.Equal(t, [][]string{sshTo("/usr/local/sbin/gitlab-kapsule-restore " + testBackupID)}, calls())
 

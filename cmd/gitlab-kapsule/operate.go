@@ -41,11 +41,18 @@ func planOffline(stdout io.Writer, o *options) error {
 // cmdOperate runs up, preview, refresh or destroy through package deploy.
 func cmdOperate(op string) func(context.Context, *options, []string, io.Writer, io.Writer) error {
 	return func(ctx context.Context, o *options, args []string, stdout, stderr io.Writer) (err error) {
-		var jsonEvents bool
+		var jsonEvents, allowReplace, reconfigure bool
 		var ef engineFlags
 		if _, err := parseCommand(op, o, args, stderr, 0, func(fs *flag.FlagSet) {
 			fs.BoolVar(&jsonEvents, "json", false, "print the engine's events as JSON lines on stdout instead of progress, for a machine")
 			ef.register(fs)
+			if op == "up" {
+				fs.BoolVar(&allowReplace, strings.TrimPrefix(deploy.AllowReplaceFlag, "--"), false,
+					"let up replace or delete the GitLab server, its data volume, the private network, GitLab's reserved address, a Kapsule cluster or the backup bucket, "+
+						"which it otherwise refuses after a preview, naming each (take a backup first)")
+				fs.BoolVar(&reconfigure, "reconfigure", false,
+					"run the GitLab host's configuration again even when nothing changed (after a restore, which brings back the backup's root password and token)")
+			}
 		}); err != nil {
 			return err
 		}
@@ -57,14 +64,20 @@ func cmdOperate(op string) func(context.Context, *options, []string, io.Writer, 
 			return err
 		}
 		defer func() { err = errors.Join(err, removePlugin()) }()
-		s, err := openStack(ctx, o, stdout, stderr, jsonEvents, op == "up" || op == "preview", pluginDir)
+		s, err := openStack(ctx, o, stdout, stderr, jsonEvents, op == "up" || op == "preview", pluginDir, func(opts *deploy.Options) {
+			opts.AllowReplace = allowReplace
+		})
 		if err != nil {
 			return err
 		}
 		defer s.Close()
 		switch op {
 		case "up":
-			_, err = s.Up(ctx, engineOptions(ef, optup.Target, optup.Parallel, optup.Message)...)
+			upOpts := engineOptions(ef, optup.Target, optup.Parallel, optup.Message)
+			if reconfigure {
+				upOpts = append(upOpts, optup.Replace([]string{stack.HostConfigurationURN(o.stack, deploy.ProjectName)}))
+			}
+			_, err = s.Up(ctx, upOpts...)
 		case "preview":
 			_, err = s.Preview(ctx, engineOptions(ef, optpreview.Target, optpreview.Parallel, optpreview.Message)...)
 		case "refresh":
@@ -136,8 +149,9 @@ func readinessProvider() (dir string, remove func() error, err error) {
 
 // openStack opens the stack, with the readiness provider from pluginDir:
 // created when create is set (refused when neither the stack nor its
-// Pulumi.<stack>.yaml exists), else it must exist.
-func openStack(ctx context.Context, o *options, stdout, stderr io.Writer, jsonEvents, create bool, pluginDir string) (*deploy.Stack, error) {
+// Pulumi.<stack>.yaml exists), else it must exist. set, when given,
+// adjusts the options (up's --allow-replace).
+func openStack(ctx context.Context, o *options, stdout, stderr io.Writer, jsonEvents, create bool, pluginDir string, set ...func(*deploy.Options)) (*deploy.Stack, error) {
 	dir, err := filepath.Abs(o.dir)
 	if err != nil {
 		return nil, err
@@ -161,6 +175,9 @@ func openStack(ctx context.Context, o *options, stdout, stderr io.Writer, jsonEv
 	if jsonEvents {
 		opts.Progress = nil
 		opts.Events = deploy.JSONEvents(stdout)
+	}
+	for _, f := range set {
+		f(&opts)
 	}
 	if !create {
 		return deploy.OpenExisting(ctx, opts)
