@@ -304,5 +304,11 @@ func NewGitLabServer(ctx *pulumi.Context, name string, args *GitLabServerArgs, o
 		// (cloud_init is not ForceNew): it holds no secret and never changes.
 		CloudInit: args.UserData,
 		Tags:      pulumi.ToStringArray(args.Tags),
-	}, opts...)
+	}, append(opts,
+		// A replacement (a new image, say) must free the data volume first:
+		// an SBS volume attaches to one server at a time (scaleway-sdk-go
+		// api/block/v1 "in_use"), and two hosts mounting one ext4 volume
+		// would corrupt it. The old server goes, detaching the volume, then
+		// the new one is made with it.
+		pulumi.DeleteBeforeReplace(true))...)
 }

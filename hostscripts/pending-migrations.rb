@@ -3,6 +3,9 @@
 # "Check for pending background migrations", Linux package): the
 # non-batched ones plus the queued batched ones. Run by gitlab-kapsule-apply
 # through `gitlab-rails runner` as the git user; it holds no secret.
-remaining = Gitlab::BackgroundMigration.remaining
+# Gitlab::BackgroundMigration.remaining, the non-batched count, is gone from
+# GitLab 18.4 on (gitlab-org/gitlab#573394: "undefined method `remaining'"
+# after 18.2 to 18.4), where every background migration is batched.
+remaining = Gitlab::BackgroundMigration.respond_to?(:remaining) ? Gitlab::BackgroundMigration.remaining : 0
 queued = Gitlab::Database::BackgroundMigration::BatchedMigration.queued.count
 puts "pending background migrations: #{remaining + queued}"

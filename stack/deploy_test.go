@@ -481,3 +481,15 @@ func TestPlainTransportWhenTLSIsOff(t *testing.T) {
 	assert.Equal(t, "http", str(t, ready, "scheme"))
 	assert.Equal(t, 80.0, ready.Inputs["targetPort"].NumberValue())
 }
+
+// A replaced server would otherwise be created while the old one still
+// holds the data volume, which attaches to one server at a time.
+func TestDataVolumeMovesToAReplacedServer(t *testing.T) {
+	t.Parallel()
+	c := mustRun(t, nil).cloud
+	server := one(t, c, "scaleway:instance/server:Server")
+	assert.True(t, server.DeleteBeforeReplace, "the old server goes first, freeing the data volume")
+	data := one(t, c, "scaleway:block/volume:Volume")
+	assert.True(t, data.RetainOnDelete, "the data volume outlives the stack by default")
+	assert.False(t, one(t, mustRun(t, map[string]string{"gitlabHost:retainDataVolume": "false"}).cloud, "scaleway:block/volume:Volume").RetainOnDelete)
+}

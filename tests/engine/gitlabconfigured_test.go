@@ -248,8 +248,8 @@ func TestGitLabConfiguredUnderEngine(t *testing.T) {
 		"blkid -p -o value -s TYPE /dev/disk/by-id/scsi-0SCW_sbs_volume-",
 		"mkfs.ext4 ",
 		"mount ",
-		"apt-get update",
-		"apt-get install -y -q gitlab-ce=18.5.2-ce.0",
+		"apt-get -o DPkg::Lock::Timeout=600 update",
+		"apt-get -o DPkg::Lock::Timeout=600 install -y -q gitlab-ce=18.5.2-ce.0",
 		"gitlab-ctl reconfigure",
 		"gitlab-rails runner "+hostscripts.LibDir+"/set-root-password.rb",
 		"gitlab-rails runner "+hostscripts.LibDir+"/ensure-admin-token.rb",
@@ -279,7 +279,7 @@ func TestGitLabConfiguredUnderEngine(t *testing.T) {
 	n := len(host.Calls())
 	upgraded, _ := up(t)
 	assert.Equal(t, map[string]int{"update": 1}, harness.Changed(upgraded.Summary), "an upgrade is an update in place")
-	inOrder(t, callsSince(n), "gitlab-backup create", "apt-get install -y -q gitlab-ce=18.5.3-ce.0", "gitlab-ctl reconfigure")
+	inOrder(t, callsSince(n), "gitlab-backup create", "apt-get -o DPkg::Lock::Timeout=600 install -y -q gitlab-ce=18.5.3-ce.0", "gitlab-ctl reconfigure")
 	assert.NotEmpty(t, host.S3Keys(), "the backup went to the bucket (refused: %q)", host.S3Refused())
 	assert.Equal(t, "18.5.3-ce.0", output(t, upgraded.Outputs, "version"))
 	assert.Equal(t, "18.5.2-ce.0", output(t, upgraded.Outputs, "previousVersion"))
@@ -306,7 +306,7 @@ func TestGitLabConfiguredUnderEngine(t *testing.T) {
 	assert.Contains(t, env, "gitlab-rails GLK_ADMIN_TOKEN="+configuredToken2, "the new token reached the host")
 	assert.True(t, api.acceptedToken(configuredToken2), "GitLab takes the new token")
 	assert.False(t, api.tokenWorks(configuredToken1), "and no longer the old one")
-	assert.False(t, hasPrefix(callsSince(n), "apt-get install"), "a rotation installs nothing")
+	assert.False(t, hasPrefix(callsSince(n), "apt-get -o DPkg::Lock::Timeout=600 install"), "a rotation installs nothing")
 
 	cfg.instance = "fr-par-1/instance-2"
 	n = len(host.Calls())

@@ -30,8 +30,8 @@ func TestFirstRunConvergesInOrder(t *testing.T) {
 		"mount "+hostscripts.DataMount,
 		"mount --bind "+hostscripts.DataMount+"/etc-gitlab /etc/gitlab",
 		"mount --bind "+hostscripts.DataMount+"/var-opt-gitlab /var/opt/gitlab",
-		"apt-get update",
-		"apt-get install -y -q gitlab-ce="+v1,
+		"apt-get -o DPkg::Lock::Timeout=600 update",
+		"apt-get -o DPkg::Lock::Timeout=600 install -y -q gitlab-ce="+v1,
 		"gitlab-ctl reconfigure",
 		"gitlab-ctl restart gitlab-kas",
 		"gitlab-ctl hup nginx",
@@ -138,7 +138,7 @@ func TestUpgradeBacksUpToTheBucketBeforeInstalling(t *testing.T) {
 		"gitlab-ctl backup-etc --no-delete-old-backups -p /var/opt/gitlab/gitlab-kapsule-backup.",
 		`~^curl .*--aws-sigv4 aws:amz:`+harness.S3Region+`:s3 -K /etc/gitlab-kapsule/s3.curl -H x-amz-content-sha256: [0-9a-f]{64} -o /dev/null -T /var/opt/gitlab/gitlab-kapsule-backup\.\w+/gitlab_config_\S+\.tar https://\S+_gitlab_etc\.tar$`,
 		`~^curl .* -T /var/opt/gitlab/backups/\S+_gitlab_backup\.tar https://\S+/backups/\S+_gitlab_backup\.tar$`,
-		"apt-get install -y -q gitlab-ce="+v2,
+		"apt-get -o DPkg::Lock::Timeout=600 install -y -q gitlab-ce="+v2,
 		"gitlab-ctl reconfigure",
 	)
 	assert.Equal(t, 0, count(r.calls, "gitlab-rake gitlab:backup:create"), "Omnibus's pre-upgrade backup is skipped after ours")
@@ -170,7 +170,7 @@ func TestUpgradeWithoutBucketWarnsAndKeepsOmnibusBackup(t *testing.T) {
 	assert.Contains(t, r.log, "gitlab-kapsule-apply: backup_before_upgrade: WARNING: upgrading "+v1+" to "+v2+" with no backup bucket")
 	assert.Equal(t, 0, count(r.calls, "gitlab-backup create"))
 	assert.Equal(t, 0, count(r.calls, "curl"))
-	requireOrder(t, r.calls, "apt-get install -y -q gitlab-ce="+v2, "gitlab-rake gitlab:backup:create SKIP=")
+	requireOrder(t, r.calls, "apt-get -o DPkg::Lock::Timeout=600 install -y -q gitlab-ce="+v2, "gitlab-rake gitlab:backup:create SKIP=")
 	assert.Empty(t, h.S3Keys())
 	assert.Nil(t, h.File("/etc/systemd/system/gitlab-kapsule-backup.timer"))
 	assert.Nil(t, h.File("/etc/gitlab-kapsule/s3.curl"))
@@ -200,7 +200,7 @@ func TestDowngradeIsRefused(t *testing.T) {
 	r := h.apply(settings(t, h, v1))
 	assert.Equal(t, "exit 1 backup_before_upgrade", r.status)
 	assert.Contains(t, r.log, "GitLab does not downgrade")
-	assert.Equal(t, 0, count(r.calls, "apt-get install"))
+	assert.Equal(t, 0, count(r.calls, "apt-get -o DPkg::Lock::Timeout=600 install"))
 }
 
 // A failing step is named in the status and the log, and the payload is gone all the same.
@@ -336,7 +336,7 @@ func TestExistingHostMigratesToTheVolumeOnce(t *testing.T) {
 		"gitlab-ctl start",
 		"gitlab-ctl reconfigure",
 	)
-	assert.Equal(t, 0, count(r.calls, "apt-get install"), "the same version is installed")
+	assert.Equal(t, 0, count(r.calls, "apt-get -o DPkg::Lock::Timeout=600 install"), "the same version is installed")
 	assert.Contains(t, r.log, "GitLab data found on the root volume: migrating it to the data volume")
 	assert.Equal(t, secretsJSON, h.File(hostscripts.DataMount+"/etc-gitlab/gitlab-secrets.json"), "the secrets moved with the data")
 	assert.Equal(t, secretsJSON, h.File("/etc/gitlab/gitlab-secrets.json"))
@@ -365,7 +365,7 @@ func TestEditionChangeBacksUpFirst(t *testing.T) {
 	r := h.apply(s)
 	require.Equal(t, hostscripts.StatusDone, r.status)
 	assert.Contains(t, r.log, "gitlab-ce "+v1+" is installed: switching to gitlab-ee")
-	requireOrder(t, r.calls, "gitlab-backup create STRATEGY=copy CRON=1", "apt-get install -y -q gitlab-ee=18.4.3-ee.0")
+	requireOrder(t, r.calls, "gitlab-backup create STRATEGY=copy CRON=1", "apt-get -o DPkg::Lock::Timeout=600 install -y -q gitlab-ee=18.4.3-ee.0")
 	assert.Nil(t, h.File("/var/lib/glk-standin/dpkg/gitlab-ce"))
 	assert.Equal(t, "18.4.3-ee.0\n", string(h.File("/var/lib/glk-standin/dpkg/gitlab-ee")))
 }
