@@ -3,6 +3,7 @@
 // path and the schedule. With -table it prints instead the one table of all
 // figures, adding the benchmark results read from the files it is given
 // (`go test -bench` output). -set changes a latency, to ask "what if".
+// -day2 prints the day-2 model: upgrade and host replacement, backup.
 package main
 
 import (
@@ -35,11 +36,19 @@ func (o overrides) Set(v string) error {
 
 func main() {
 	set := overrides{}
+	day2 := flag.Bool("day2", false, "print the day-2 model instead: upgrade and host replacement step by step, backup size and time")
 	table := flag.Bool("table", false, "print the one table of all figures, with `go test -bench` output files as arguments")
 	stackName := flag.String("stack", "dev", "stack name the program runs under")
 	parallel := flag.Int("parallel", sim.DefaultModel().Parallel, "the engine's --parallel for the second makespan (0: only unlimited)")
 	flag.Var(set, "set", "override a latency by type token or logical name: TYPE_OR_NAME=DURATION (repeatable)")
 	flag.Parse()
+	if *day2 {
+		if err := runDay2(set); err != nil {
+			fmt.Fprintln(os.Stderr, "simulate:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(*table, *stackName, *parallel, set, flag.Args()); err != nil {
 		fmt.Fprintln(os.Stderr, "simulate:", err)
 		os.Exit(1)
@@ -86,6 +95,13 @@ func run(table bool, stackName string, parallel int, set overrides, benchFiles [
 		}
 		rows = append(rows, figures.Clusters(n, many, rep))
 	}
+	d, err := sim.DefaultDay2().Compute()
+	if err != nil {
+		return err
+	}
+	for _, f := range d.Figures() {
+		rows = append(rows, figures.Row{Figure: f.Name, Value: f.Value, Detail: f.Detail})
+	}
 	for _, f := range benchFiles {
 		data, err := os.ReadFile(f)
 		if err != nil {
@@ -94,4 +110,21 @@ func run(table bool, stackName string, parallel int, set overrides, benchFiles [
 		rows = append(rows, figures.ParseBench(string(data))...)
 	}
 	return figures.Write(os.Stdout, rows)
+}
+
+// runDay2 prints the day-2 model with the default latency table, changed
+// by -set's type tokens.
+func runDay2(set overrides) error {
+	in := sim.DefaultDay2()
+	for k, d := range set {
+		if !strings.Contains(k, ":") {
+			return fmt.Errorf("-day2 takes -set by type token only, not %q", k)
+		}
+		in.Latencies.ByType[k] = d
+	}
+	d, err := in.Compute()
+	if err != nil {
+		return err
+	}
+	return d.Write(os.Stdout)
 }
