@@ -181,6 +181,19 @@ func NewBackups(ctx *pulumi.Context, name string, args *BackupsArgs, opts ...pul
 				Expiration:                  &object.BucketLifecycleRuleExpirationArgs{Days: days},
 				NoncurrentVersionExpiration: &object.BucketLifecycleRuleNoncurrentVersionExpirationArgs{NoncurrentDays: days},
 			},
+			// The delete markers those expirations leave, once no version is
+			// behind them: Scaleway expires them too (docs-content
+			// object-storage/api-cli/lifecycle-rules-api.mdx, validated
+			// 2026-03-31: "Expire delete markers without a non-current
+			// version"). A rule of its own: the provider takes only one of
+			// days, date and expired_object_delete_marker per expiration
+			// (terraform-provider-scaleway internal/services/object/bucket.go).
+			&object.BucketLifecycleRuleArgs{
+				Id:         pulumi.String("expire-delete-markers"),
+				Enabled:    pulumi.Bool(true),
+				Prefix:     pulumi.String(BackupPrefix),
+				Expiration: &object.BucketLifecycleRuleExpirationArgs{ExpiredObjectDeleteMarker: pulumi.Bool(true)},
+			},
 			// Bucket-wide, without a prefix, as the SDK's note advises for
 			// incomplete multipart uploads (they are billed wherever they are).
 			&object.BucketLifecycleRuleArgs{

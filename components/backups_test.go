@@ -132,13 +132,18 @@ func TestBackupsBucketIsPrivateVersionedAndExpiresBackups(t *testing.T) {
 	assert.True(t, bucket.RetainOnDelete, "destroy leaves the backups for disaster recovery")
 
 	rules := in["lifecycleRules"].ArrayValue()
-	require.Len(t, rules, 2)
+	require.Len(t, rules, 3)
 	expire := rules[0].ObjectValue()
 	assert.True(t, expire["enabled"].BoolValue())
 	assert.Equal(t, BackupPrefix, expire["prefix"].StringValue(), "only the backups expire")
 	assert.Equal(t, 45.0, expire["expiration"].ObjectValue()["days"].NumberValue())
 	assert.Equal(t, 45.0, expire["noncurrentVersionExpiration"].ObjectValue()["noncurrentDays"].NumberValue(), "overwritten versions go after the same period")
-	abort := rules[1].ObjectValue()
+	markers := rules[1].ObjectValue()
+	assert.True(t, markers["enabled"].BoolValue())
+	assert.Equal(t, BackupPrefix, markers["prefix"].StringValue())
+	assert.Equal(t, map[string]any{"expiredObjectDeleteMarker": true}, markers["expiration"].ObjectValue().Mappable(),
+		"the delete markers expirations leave go once nothing is behind them; alone in their expiration, as the provider requires")
+	abort := rules[2].ObjectValue()
 	assert.True(t, abort["enabled"].BoolValue())
 	assert.Equal(t, float64(abortIncompleteUploadDays), abort["abortIncompleteMultipartUploadDays"].NumberValue())
 	_, hasPrefix := abort["prefix"]
