@@ -11,6 +11,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
+	"encoding/xml"
 	"errors"
 	"fmt"
 	"io"
@@ -59,10 +60,12 @@ const (
 // paths, /etc/apt, /usr/local, /mnt and /run are throwaway and kept between
 // sessions, so a command started with setsid -f outlives its session as on
 // a real host. gitlab-ctl, gitlab-backup, gitlab-rake, gitlab-rails,
-// apt-get, dpkg-query, blkid, mkfs.ext4, mount, systemctl, gpg and curl
-// are stand-ins (tests/harness/gitlabhost/bin) that append "<name> <args>"
-// to a call log. The data volume is a stand-in device under
-// /dev/disk/by-id. Beside it runs an S3 server (gofakes3) over TLS on
+// apt-get, dpkg-query, blkid, mkfs.ext4, mount, systemctl, gpg, curl, df,
+// blockdev, dumpe2fs and resize2fs are stand-ins
+// (tests/harness/gitlabhost/bin) that append "<name> <args>" to a call log.
+// The data volume is a stand-in SCSI disk, /dev/sdb, linked from
+// /dev/disk/by-id as udev links it, with the kernel's view of its size in
+// /sys/block/sdb (see GrowDataVolume). Beside it runs an S3 server (gofakes3) over TLS on
 // loopback, trusted by the sandbox's CA bundle, which checks each request's
 // AWS Signature Version 4 against S3AccessKey/S3SecretKey.
 type GitLabHost struct {
@@ -83,6 +86,35 @@ type GitLabHost struct {
 	s3mu    sync.Mutex
 	s3reqs  []string
 	s3fails []string
+	s3parts map[string]map[int]int64 // uploadId: part number: size
+
+	opts gitlabHostOptions
+}
+
+// DefaultDataVolumeBytes is the stand-in data volume's size unless
+// WithDataVolumeSize says otherwise: gitlabHost:dataVolumeSizeGb's default,
+// 100 GB (Scaleway sizes volumes in GB of 10^9 bytes). Nothing of it is
+// allocated: the stand-in filesystem only counts what is stored.
+const DefaultDataVolumeBytes = 100_000_000_000
+
+// GitLabHostOption changes the stand-in host StartGitLabHost makes.
+type GitLabHostOption func(*gitlabHostOptions)
+
+type gitlabHostOptions struct {
+	volumeBytes int64
+	noGnuPG     bool
+}
+
+// WithDataVolumeSize makes the data volume bytes large.
+func WithDataVolumeSize(bytes int64) GitLabHostOption {
+	return func(o *gitlabHostOptions) { o.volumeBytes = bytes }
+}
+
+// WithoutGnuPG makes a host whose first boot did not install gnupg: no gpg
+// on the PATH (the host's /usr/bin/gpg is hidden too) until the stand-in
+// apt-get installs the gnupg package.
+func WithoutGnuPG() GitLabHostOption {
+	return func(o *gitlabHostOptions) { o.noGnuPG = true }
 }
 
 // gitlabHostThrowaway are the sandbox's writable paths, each bound from the
@@ -113,7 +145,7 @@ var gitlabHostTop = []string{"bin", "etc", "lib", "lib32", "lib64", "libx32", "o
 // stops both when t ends. It needs root (files owned by root and git, mounts),
 // bwrap, sshd, runit's chpst, ruby and systemd-analyze; without them the test
 // skips, or fails under GLK_STRICT/CI.
-func StartGitLabHost(t testing.TB) *GitLabHost {
+func StartGitLabHost(t testing.TB, options ...GitLabHostOption) *GitLabHost {
 	t.Helper()
 	bwrap := testenv.Tool(t, "bwrap", "apt-get install bubblewrap")
 	sshd := testenv.Tool(t, "sshd", sshdHow)
@@ -132,7 +164,11 @@ func StartGitLabHost(t testing.TB) *GitLabHost {
 		sshd = abs
 	}
 	dir := t.TempDir()
-	h := &GitLabHost{t: t, dir: dir, fs: filepath.Join(dir, "fs"), volumeID: newUUID(t)}
+	h := &GitLabHost{t: t, dir: dir, fs: filepath.Join(dir, "fs"), volumeID: newUUID(t), s3parts: map[string]map[int]int64{}}
+	h.opts.volumeBytes = DefaultDataVolumeBytes
+	for _, o := range options {
+		o(&h.opts)
+	}
 	h.log.Limit = 1 << 20
 	h.startS3(t)
 	h.layout(t)
@@ -174,6 +210,34 @@ func (h *GitLabHost) AuthorizeKey(pub ssh.PublicKey) {
 		h.t.Fatal(err)
 	}
 }
+
+// GrowDataVolume resizes the data volume to bytes, as Scaleway's API does
+// for a grown gitlabHost:dataVolumeSizeGb: the disk's capacity changes, and
+// the kernel sees it (/sys/block/sdb/size, what blockdev and resize2fs
+// read) only once someone writes 1 to /sys/block/sdb/device/rescan.
+func (h *GitLabHost) GrowDataVolume(bytes int64) {
+	h.t.Helper()
+	if err := os.WriteFile(filepath.Join(h.dir, "cloud", "sdb.capacity"), []byte(strconv.FormatInt(bytes, 10)+"\n"), 0o644); err != nil {
+		h.t.Fatal(err)
+	}
+	// Written since the capacity changed: none yet.
+	if err := os.WriteFile(filepath.Join(h.dir, "sys-block", "sdb", "device", "rescan"), nil, 0o644); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+// SetCurlVersion makes the host's curl report version (curl --version) as
+// that release would, e.g. 7.81.0, Ubuntu 22.04's; requests still go to
+// the real curl.
+func (h *GitLabHost) SetCurlVersion(version string) {
+	h.t.Helper()
+	if out, err := h.Exec("printf '%s\\n' " + shellWord(version) + " >/var/lib/glk-standin/curl-version"); err != nil {
+		h.t.Fatalf("set curl's version: %v\n%s", err, out)
+	}
+}
+
+// Archives are the archives the stand-in gitlab-backup made, "<ID> <sha256>", in order.
+func (h *GitLabHost) Archives() []string { return h.lines(filepath.Join(h.dir, "log", "archives.log")) }
 
 // Calls is the stand-ins' call log so far, in order: "<name> <args>".
 func (h *GitLabHost) Calls() []string { return h.lines(filepath.Join(h.dir, "log", "calls.log")) }
@@ -331,8 +395,9 @@ func (h *GitLabHost) PutS3Object(key string, content []byte) {
 	}
 }
 
-// S3Requests are the S3 stand-in's requests, "METHOD /bucket/key", in
-// order; S3Refused the ones refused for a bad signature, with the reason.
+// S3Requests are the S3 stand-in's requests, "METHOD /bucket/key?query"
+// (the query as sent), in order; S3Refused the ones refused, for a bad
+// signature or what Object Storage would refuse, with the reason.
 func (h *GitLabHost) S3Requests() []string {
 	h.s3mu.Lock()
 	defer h.s3mu.Unlock()
@@ -404,6 +469,9 @@ func (h *GitLabHost) layout(t testing.TB) {
 	// (sshd's default for root); their library to /standin/lib.
 	standin := filepath.Join(h.dir, "standin")
 	must(os.MkdirAll(filepath.Join(standin, "lib"), 0o755))
+	// Every stand-in also in /standin/bin, where the stand-in apt-get
+	// installs a package's command from.
+	must(os.MkdirAll(filepath.Join(standin, "bin"), 0o755))
 	must(os.MkdirAll(filepath.Join(standin, "ssh"), 0o755))
 	// Mount points of the writable log and secrets directories.
 	must(os.MkdirAll(filepath.Join(standin, "log"), 0o755))
@@ -418,11 +486,18 @@ func (h *GitLabHost) layout(t testing.TB) {
 		}
 		rel := strings.TrimPrefix(p, "gitlabhost/")
 		if dir, name := filepath.Split(rel); dir == "bin/" {
-			dst := h.fs + "/usr/local/bin/" + name
-			if err := os.WriteFile(dst, b, 0o755); err != nil {
-				return err
+			for _, dst := range []string{h.fs + "/usr/local/bin/" + name, filepath.Join(standin, "bin", name)} {
+				if name == "gpg" && h.opts.noGnuPG && strings.HasPrefix(dst, h.fs) {
+					continue // gnupg is not installed
+				}
+				if err := os.WriteFile(dst, b, 0o755); err != nil {
+					return err
+				}
+				if err := os.Chmod(dst, 0o755); err != nil {
+					return err
+				}
 			}
-			return os.Chmod(dst, 0o755)
+			return nil
 		}
 		return os.WriteFile(filepath.Join(standin, rel), b, 0o644)
 	}))
@@ -431,8 +506,20 @@ func (h *GitLabHost) layout(t testing.TB) {
 	}
 	// Written by root and, through gitlab-rails, by git.
 	must(os.Chmod(filepath.Join(h.dir, "log"), 0o777|fs.ModeSticky))
+	// The data volume: the disk /dev/sdb (empty: no filesystem), linked
+	// from /dev/disk/by-id as udev's 60-persistent-storage rules link it; its
+	// capacity on the cloud's side, and the kernel's view of it in sysfs
+	// (Documentation/ABI/stable/sysfs-block: size in 512-byte sectors).
+	must(os.MkdirAll(filepath.Join(h.dir, "dev"), 0o755))
+	must(os.WriteFile(filepath.Join(h.dir, "dev", "sdb"), nil, 0o600))
 	must(os.MkdirAll(filepath.Join(h.dir, "dev-by-id"), 0o755))
-	must(os.WriteFile(filepath.Join(h.dir, "dev-by-id", "scsi-0SCW_sbs_volume-"+h.volumeID), nil, 0o600))
+	must(os.Symlink("../../sdb", filepath.Join(h.dir, "dev-by-id", "scsi-0SCW_sbs_volume-"+h.volumeID)))
+	must(os.MkdirAll(filepath.Join(h.dir, "cloud"), 0o755))
+	must(os.MkdirAll(filepath.Join(standin, "cloud"), 0o755))
+	must(os.WriteFile(filepath.Join(h.dir, "cloud", "sdb.capacity"), []byte(strconv.FormatInt(h.opts.volumeBytes, 10)+"\n"), 0o644))
+	must(os.MkdirAll(filepath.Join(h.dir, "sys-block", "sdb", "device"), 0o755))
+	must(os.WriteFile(filepath.Join(h.dir, "sys-block", "sdb", "size"), []byte(strconv.FormatInt(h.opts.volumeBytes/512, 10)+"\n"), 0o644))
+	must(os.WriteFile(filepath.Join(h.dir, "sys-block", "sdb", "device", "rescan"), nil, 0o644))
 }
 
 // withoutUser is the host's passwd or group file less the user's entry.
@@ -540,10 +627,14 @@ func (h *GitLabHost) start(t testing.TB, bwrap, sshd string) {
 	}
 	args = append(args, h.mounts(t, "/")...)
 	args = append(args,
+		"--bind", filepath.Join(h.dir, "dev", "sdb"), "/dev/sdb",
 		"--bind", filepath.Join(h.dir, "dev-by-id"), "/dev/disk/by-id",
+		"--perms", "0755", "--dir", "/sys",
+		"--bind", filepath.Join(h.dir, "sys-block"), "/sys/block",
 		"--ro-bind", filepath.Join(h.dir, "standin"), "/standin",
 		"--bind", filepath.Join(h.dir, "log"), "/standin/log",
 		"--bind", filepath.Join(h.dir, "secrets"), "/standin/secrets",
+		"--bind", filepath.Join(h.dir, "cloud"), "/standin/cloud",
 		sshd, "-D", "-e", "-f", "/standin/ssh/sshd_config",
 	)
 	r, w, err := os.Pipe()
@@ -658,6 +749,9 @@ func (h *GitLabHost) mount(t testing.TB, p string) []string {
 	if slices.Contains(throwaway, p) {
 		return []string{"--bind", h.fs + p, p}
 	}
+	if slices.Contains(h.hiddenPaths(), p) {
+		return nil
+	}
 	info, err := os.Lstat(p)
 	if err != nil {
 		t.Fatal(err)
@@ -669,7 +763,7 @@ func (h *GitLabHost) mount(t testing.TB, p string) []string {
 			t.Fatal(err)
 		}
 		return []string{"--symlink", target, p}
-	case aboveAny(p, throwaway):
+	case aboveAny(p, append(throwaway, h.hiddenPaths()...)):
 		if !info.IsDir() {
 			t.Fatalf("%s holds throwaway paths but is no directory", p)
 		}
@@ -689,6 +783,14 @@ func (h *GitLabHost) throwawayPaths() []string {
 	out = append(out, gitlabHostThrowawayFiles...)
 	slices.Sort(out)
 	return out
+}
+
+// hiddenPaths are the host's files the sandbox does not show.
+func (h *GitLabHost) hiddenPaths() []string {
+	if h.opts.noGnuPG {
+		return []string{"/usr/bin/gpg"}
+	}
+	return nil
 }
 
 func aboveAny(p string, paths []string) bool {
@@ -715,21 +817,79 @@ func (h *GitLabHost) startS3(t testing.TB) {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
+		line := r.Method + " " + r.URL.RequestURI()
 		h.s3mu.Lock()
-		h.s3reqs = append(h.s3reqs, r.Method+" "+r.URL.Path)
+		h.s3reqs = append(h.s3reqs, line)
 		h.s3mu.Unlock()
-		if reason := checkSigV4(r, body, S3AccessKey, S3SecretKey, S3Region); reason != "" {
+		refuse := func(status int, code, reason string) {
 			h.s3mu.Lock()
-			h.s3fails = append(h.s3fails, r.Method+" "+r.URL.Path+": "+reason)
+			h.s3fails = append(h.s3fails, line+": "+reason)
 			h.s3mu.Unlock()
 			w.Header().Set("Content-Type", "application/xml")
-			w.WriteHeader(http.StatusForbidden)
-			_, _ = fmt.Fprintf(w, "<Error><Code>SignatureDoesNotMatch</Code><Message>%s</Message></Error>", reason)
+			w.WriteHeader(status)
+			_, _ = fmt.Fprintf(w, "<Error><Code>%s</Code><Message>%s</Message></Error>", code, reason)
+		}
+		if reason := checkSigV4(r, body, S3AccessKey, S3SecretKey, S3Region); reason != "" {
+			refuse(http.StatusForbidden, "SignatureDoesNotMatch", reason)
+			return
+		}
+		if status, code, reason := h.objectStorageLimits(r, body); reason != "" {
+			refuse(status, code, reason)
 			return
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		fake.ServeHTTP(w, r)
 	}))
+}
+
+// Object Storage's limits that gofakes3 v1.2.0 does not enforce (it takes
+// parts of any size and up to 10,000 of them: gofakes3.go putMultipartUploadPart,
+// uploader.go): one PUT of at most 5 GB (Scaleway docs-content
+// pages/object-storage/faq.mdx, "How can I upload large objects?"); part
+// numbers 1 to 1000, parts of 5 MB or more but the last (api-cli/multipart-uploads.mdx;
+// S3 answers EntityTooSmall at CompleteMultipartUpload, AWS S3 API
+// reference). 5 MB is taken as 5 MiB, as AWS states it.
+const (
+	s3MaxPut      = 5_000_000_000
+	s3MaxParts    = 1000
+	s3MinPartSize = 5 << 20
+)
+
+func (h *GitLabHost) objectStorageLimits(r *http.Request, body []byte) (int, string, string) {
+	q := r.URL.Query()
+	uploadID := q.Get("uploadId")
+	switch {
+	case r.Method == http.MethodPut && uploadID == "" && int64(len(body)) > s3MaxPut:
+		return http.StatusBadRequest, "EntityTooLarge", "a single PUT of more than 5 GB"
+	case r.Method == http.MethodPut && uploadID != "":
+		n, err := strconv.Atoi(q.Get("partNumber"))
+		if err != nil || n < 1 || n > s3MaxParts {
+			return http.StatusBadRequest, "InvalidArgument", "part number " + q.Get("partNumber") + " is not 1 to 1000"
+		}
+		h.s3mu.Lock()
+		if h.s3parts[uploadID] == nil {
+			h.s3parts[uploadID] = map[int]int64{}
+		}
+		h.s3parts[uploadID][n] = int64(len(body))
+		h.s3mu.Unlock()
+	case r.Method == http.MethodPost && uploadID != "":
+		var complete struct {
+			Parts []struct {
+				PartNumber int
+			} `xml:"Part"`
+		}
+		if err := xml.Unmarshal(body, &complete); err != nil {
+			return http.StatusBadRequest, "MalformedXML", err.Error()
+		}
+		h.s3mu.Lock()
+		defer h.s3mu.Unlock()
+		for i, p := range complete.Parts {
+			if size := h.s3parts[uploadID][p.PartNumber]; i < len(complete.Parts)-1 && size < s3MinPartSize {
+				return http.StatusBadRequest, "EntityTooSmall", fmt.Sprintf("part %d is %d bytes, under 5 MiB, and not the last", p.PartNumber, size)
+			}
+		}
+	}
+	return 0, "", ""
 }
 
 var sigV4Header = regexp.MustCompile(`^AWS4-HMAC-SHA256 Credential=([^/]+)/(\d{8})/([^/]+)/s3/aws4_request, ?SignedHeaders=([a-z0-9;-]+), ?Signature=([0-9a-f]{64})$`)

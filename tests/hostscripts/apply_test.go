@@ -41,6 +41,8 @@ func TestFirstRunConvergesInOrder(t *testing.T) {
 		"systemctl enable --now gitlab-kapsule-backup.timer",
 	)
 	assert.Equal(t, 0, count(r.calls, "gitlab-backup create"), "nothing to back up on a fresh host")
+	assert.Equal(t, 0, count(r.calls, "apt-get -o DPkg::Lock::Timeout=600 install -y -q gnupg"), "gpg is there: nothing more to install")
+	assert.Equal(t, 0, count(r.calls, "resize2fs"), "a new filesystem fills its volume")
 
 	// The data lives on the volume: what /etc/gitlab shows is its etc-gitlab.
 	assert.Equal(t, s.GitLabRB, string(h.File(hostscripts.DataMount+"/etc-gitlab/gitlab.rb")))
@@ -106,7 +108,7 @@ func TestSecondRunWithTheSamePayloadIsANoOp(t *testing.T) {
 
 	r := h.apply(s)
 	require.Equal(t, hostscripts.StatusDone, r.status)
-	for _, never := range []string{"apt-get", "mkfs.ext4", "mount", "gitlab-ctl stop", "gitlab-backup", "gitlab-ctl restart gitlab-kas", "curl"} {
+	for _, never := range []string{"apt-get", "mkfs.ext4", "mount", "resize2fs", "gitlab-ctl stop", "gitlab-backup", "gitlab-ctl restart gitlab-kas", "curl"} {
 		assert.Equal(t, 0, count(r.calls, never), "second run called %q:\n%s", never, strings.Join(r.calls, "\n"))
 	}
 	assert.Equal(t, fstab, string(h.File("/etc/fstab")))

@@ -102,6 +102,7 @@ func TestRestoreFollowsGitLabsOrder(t *testing.T) {
 		"gitlab-ctl reconfigure",
 		"gitlab-ctl restart",
 		"gitlab-rake gitlab:check SANITIZE=true",
+		"gitlab-rake gitlab:doctor:secrets",
 	)
 	assert.Equal(t, secretsJSON, h.File("/etc/gitlab/gitlab-secrets.json"), "gitlab-secrets.json is the backup's")
 	mode, uid, _, _ := h.Stat("/etc/gitlab/gitlab-secrets.json")
@@ -110,6 +111,8 @@ func TestRestoreFollowsGitLabsOrder(t *testing.T) {
 	assert.Equal(t, digest(s1.RootPassword), h.db().rootPasswordDigest(), "the database is the backup's")
 	assert.Nil(t, h.File("/var/opt/gitlab/backups/"+id+"_gitlab_backup.tar"), "the downloaded archive is removed")
 	assert.Contains(t, out, "gitlab-kapsule-restore: backup "+id+" restored")
+	assert.Contains(t, out, "gitlab-kapsule-restore: gitlab:doctor:secrets: every encrypted value in the database can be decrypted (0 rows affected)")
+	assert.Regexp(t, `gitlab-kapsule-restore: free space: [0-9.]+ GB in /var/opt/gitlab/backups, about [0-9.]+ GB needed`, out)
 }
 
 // A backup from another GitLab version is refused before anything stops,

@@ -44,9 +44,9 @@ type host struct {
 	runs    int
 }
 
-func startHost(t *testing.T) *host {
+func startHost(t *testing.T, options ...harness.GitLabHostOption) *host {
 	t.Helper()
-	h := harness.StartGitLabHost(t)
+	h := harness.StartGitLabHost(t, options...)
 	b := harness.StartBastion(t)
 	signer, err := ssh.ParsePrivateKey([]byte(b.PrivateKey))
 	require.NoError(t, err)

@@ -59,3 +59,39 @@ gitlab_version_of() {
 	*) printf '%s' "${v%%-ce.*}" ;;
 	esac
 }
+
+# The stand-in data disk (tests/harness/gitlabhost.go): the device file holds
+# the filesystem's superblock as KEY=value lines (TYPE, UUID, BLOCK_SIZE,
+# BLOCK_COUNT, BLOCKS_PER_GROUP, RESERVED_BLOCKS), written by mkfs.ext4 and
+# resize2fs; its contents are the directory /var/lib/glk-standin/volumes/<by-id name>.fs.
+#   disk_name DEV       the kernel's name of DEV (sdb), through its by-id link
+#   device_bytes DEV    the size the kernel knows (/sys/block/<disk>/size,
+#                       512-byte sectors), which takes the cloud's capacity
+#                       (/standin/cloud/<disk>.capacity) once 1 was written to
+#                       /sys/block/<disk>/device/rescan since it changed, as
+#                       the SCSI rescan attribute makes the kernel re-read it
+#   sb DEV KEY          a superblock field; sb_set DEV KEY VALUE
+disk_name() { basename "$(readlink -f "$1")"; }
+device_bytes() {
+	local disk sys
+	disk=$(disk_name "$1")
+	sys=/sys/block/$disk
+	[[ -f "$sys/size" ]] || standin_fail "$1 is not a (stand-in) disk"
+	if [[ -s "$sys/device/rescan" && -f "/standin/cloud/$disk.capacity" ]]; then
+		printf '%s\n' "$(($(cat "/standin/cloud/$disk.capacity") / 512))" >"$sys/size"
+	fi
+	printf '%s' "$(($(cat "$sys/size") * 512))"
+}
+sb() { sed -n "s/^$2=//p" "$1" | head -n 1; }
+sb_set() {
+	local tmp
+	tmp=$(grep -v "^$2=" "$1" || true)
+	printf '%s\n%s=%s\n' "$tmp" "$2" "$3" | sed '/^$/d' >"$1"
+}
+
+# record_archive ID FILE: the archive gitlab-backup made, "<ID> <sha256>", in
+# /standin/log/archives.log: tests check the bucket holds the same bytes.
+record_archive() {
+	[[ -z "${GLK_STANDIN_QUIET:-}" ]] || return 0
+	printf '%s %s\n' "$1" "$(sha256sum "$2" | cut -d ' ' -f 1)" >>/standin/log/archives.log
+}
