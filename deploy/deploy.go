@@ -245,7 +245,9 @@ func (s *Stack) Preview(ctx context.Context, opts ...optpreview.Option) (auto.Pr
 // twice), and refuses with a *ReplaceError (errors.Is ErrReplaceRefused) when the
 // preview replaces or deletes the GitLab server, its data volume, the
 // private network, GitLab's reserved address, a Kapsule cluster or the
-// backup bucket, naming each with what forces it and what it costs.
+// backup bucket, naming each with what forces it and what it costs. With
+// AllowReplace and a BeforeReplace, it previews too, and calls BeforeReplace
+// with those resources before the update; its error stops the up there.
 func (s *Stack) Up(ctx context.Context, opts ...optup.Option) (auto.UpResult, error) {
 	return operate(ctx, s, "up", s.stack.Up, upStreams, optup.Diff(), opts, func(chan<- events.EngineEvent) ([]optup.Option, error) {
 		st, err := s.clearPendingWithNotice(ctx)
@@ -254,10 +256,14 @@ func (s *Stack) Up(ctx context.Context, opts ...optup.Option) (auto.UpResult, er
 		}
 		// A state without any guarded resource (a first up) has nothing
 		// to replace: no preview. One that cannot be read is previewed.
-		if s.opts.AllowReplace || (st != nil && !st.hasGuarded()) {
+		if !s.opts.guards() || (st != nil && !st.hasGuarded()) {
 			return nil, nil
 		}
-		fmt.Fprintln(s.progress(), "Previewing first: up replaces no server, data volume, network, reserved address, cluster or bucket unless allowed")
+		if s.opts.AllowReplace {
+			fmt.Fprintln(s.progress(), "Previewing first: what must precede replacing the server, data volume, network, reserved address, cluster or bucket runs before anything changes")
+		} else {
+			fmt.Fprintln(s.progress(), "Previewing first: up replaces no server, data volume, network, reserved address, cluster or bucket unless allowed")
+		}
 		return nil, s.guard(ctx, opts)
 	})
 }
@@ -445,11 +451,12 @@ func (s *Stack) run(ctx context.Context, op string, f func(chan<- events.EngineE
 }
 
 // mappedAlready reports whether err is one of this package's own, which
-// says what went wrong in full: an *Error, a *ReplaceError.
+// says what went wrong in full: an *Error, a *ReplaceError, a *BeforeReplaceError.
 func mappedAlready(err error) bool {
 	_, isErr := errors.AsType[*Error](err)
 	_, isReplace := errors.AsType[*ReplaceError](err)
-	return isErr || isReplace
+	_, isBefore := errors.AsType[*BeforeReplaceError](err)
+	return isErr || isReplace || isBefore
 }
 
 // withEvents runs f with a channel whose events go to Options.Events, and

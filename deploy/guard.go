@@ -24,6 +24,25 @@ const AllowReplaceFlag = "--allow-replace"
 // deletes a guarded resource (a *ReplaceError says which).
 var ErrReplaceRefused = errors.New("refused: the update would replace or delete resources that hold data or everything else")
 
+// GuardedKind says what a guarded resource is to the deployment.
+type GuardedKind string
+
+// The guarded resources, by what they are.
+const (
+	GuardedServer  GuardedKind = "server"  // the GitLab host's server
+	GuardedVolume  GuardedKind = "volume"  // GitLab's data volume
+	GuardedNetwork GuardedKind = "network" // the private network
+	GuardedAddress GuardedKind = "address" // GitLab's reserved private address
+	GuardedCluster GuardedKind = "cluster" // a Kapsule cluster
+	GuardedBucket  GuardedKind = "bucket"  // the backup bucket
+)
+
+// guarded is what a guarded type is and what replacing it costs.
+type guarded struct {
+	kind GuardedKind
+	cost string
+}
+
 // guardedTypes are the resource types whose replacement or deletion Up
 // refuses without Options.AllowReplace, with what it costs. The tokens are
 // those of the pulumiverse Scaleway SDK v1.54.0 the program uses (the
@@ -32,19 +51,19 @@ var ErrReplaceRefused = errors.New("refused: the update would replace or delete 
 // kubernetes/cluster.go and object/bucket.go), and the deprecated index/
 // aliases of the same resources (instanceServer.go, blockVolume.go, ...),
 // which an old state may still carry.
-var guardedTypes = map[string]string{
-	"scaleway:instance/server:Server":                    serverCost,
-	"scaleway:index/instanceServer:InstanceServer":       serverCost,
-	"scaleway:block/volume:Volume":                       volumeCost,
-	"scaleway:index/blockVolume:BlockVolume":             volumeCost,
-	"scaleway:network/privateNetwork:PrivateNetwork":     networkCost,
-	"scaleway:index/vpcPrivateNetwork:VpcPrivateNetwork": networkCost,
-	"scaleway:ipam/ip:Ip":                                ipCost,
-	"scaleway:index/ipamIp:IpamIp":                       ipCost,
-	"scaleway:kubernetes/cluster:Cluster":                clusterCost,
-	"scaleway:index/kubernetesCluster:KubernetesCluster": clusterCost,
-	"scaleway:object/bucket:Bucket":                      bucketCost,
-	"scaleway:index/objectBucket:ObjectBucket":           bucketCost,
+var guardedTypes = map[string]guarded{
+	"scaleway:instance/server:Server":                    {GuardedServer, serverCost},
+	"scaleway:index/instanceServer:InstanceServer":       {GuardedServer, serverCost},
+	"scaleway:block/volume:Volume":                       {GuardedVolume, volumeCost},
+	"scaleway:index/blockVolume:BlockVolume":             {GuardedVolume, volumeCost},
+	"scaleway:network/privateNetwork:PrivateNetwork":     {GuardedNetwork, networkCost},
+	"scaleway:index/vpcPrivateNetwork:VpcPrivateNetwork": {GuardedNetwork, networkCost},
+	"scaleway:ipam/ip:Ip":                                {GuardedAddress, ipCost},
+	"scaleway:index/ipamIp:IpamIp":                       {GuardedAddress, ipCost},
+	"scaleway:kubernetes/cluster:Cluster":                {GuardedCluster, clusterCost},
+	"scaleway:index/kubernetesCluster:KubernetesCluster": {GuardedCluster, clusterCost},
+	"scaleway:object/bucket:Bucket":                      {GuardedBucket, bucketCost},
+	"scaleway:index/objectBucket:ObjectBucket":           {GuardedBucket, bucketCost},
 }
 
 // What replacing each guarded resource costs, for the refusal.
@@ -79,6 +98,8 @@ type Replacement struct {
 	Type string
 	// Name is its logical name in the program.
 	Name string
+	// Kind says what it is: the GitLab server, its data volume, ...
+	Kind GuardedKind
 	// Delete is true when the update deletes it without a replacement.
 	Delete bool
 	// Retained is true when deleting it leaves the cloud resource (RetainOnDelete).
@@ -122,8 +143,9 @@ func describeReplacements(rs []Replacement) string {
 		}
 		fmt.Fprintf(&b, ": %s", r.Cost)
 	}
-	fmt.Fprintf(&b, "\n  run preview to see the diff; if this is what you want, take a backup first (`backup`) and run up again with %s "+
-		"(Options.AllowReplace for the deploy package)", AllowReplaceFlag)
+	fmt.Fprintf(&b, "\n  run preview to see the diff; if this is what you want, run up again with %s, which backs the GitLab host up first "+
+		"when the server or its data volume goes and the stack has a backup bucket (`backup` does it by hand; Options.AllowReplace and "+
+		"Options.BeforeReplace for the deploy package)", AllowReplaceFlag)
 	return b.String()
 }
 
@@ -135,6 +157,27 @@ func PreviewWarning(rs []Replacement) string {
 
 // Is makes errors.Is(err, ErrReplaceRefused) true.
 func (e *ReplaceError) Is(target error) bool { return target == ErrReplaceRefused }
+
+// BeforeReplaceError is Up's stop when Options.BeforeReplace failed: the
+// replacements it was given, and its error (Unwrap). Nothing was changed.
+type BeforeReplaceError struct {
+	Stack        string
+	Replacements []Replacement
+	Err          error
+}
+
+// Error names what was not replaced and why.
+func (e *BeforeReplaceError) Error() string {
+	names := make([]string, len(e.Replacements))
+	for i, r := range e.Replacements {
+		names[i] = fmt.Sprintf("%s %q", r.Type, r.Name)
+	}
+	return fmt.Sprintf("up of stack %q stopped before replacing or deleting %s, and changed nothing: %v",
+		e.Stack, strings.Join(names, ", "), e.Err)
+}
+
+// Unwrap is BeforeReplace's error.
+func (e *BeforeReplaceError) Unwrap() error { return e.Err }
 
 // GuardedReplacements returns the guarded resources that the steps of a
 // preview or an update (its engine events) replace or delete, one per
@@ -151,15 +194,15 @@ func GuardedReplacements(evs []events.EngineEvent) []Replacement {
 			continue
 		}
 		typ := m.Type
-		cost, guarded := guardedTypes[typ]
-		if !guarded {
+		g, isGuarded := guardedTypes[typ]
+		if !isGuarded {
 			continue
 		}
 		i, seen := index[m.URN]
 		if !seen {
 			i = len(out)
 			index[m.URN] = i
-			out = append(out, Replacement{URN: m.URN, Type: typ, Name: urnName(m.URN), Cost: cost, Delete: true})
+			out = append(out, Replacement{URN: m.URN, Type: typ, Name: urnName(m.URN), Kind: g.kind, Cost: g.cost, Delete: true})
 		}
 		r := &out[i]
 		if m.Op != apitype.OpDelete {
@@ -286,11 +329,15 @@ func (c *collector) events() []events.EngineEvent {
 	return slices.Clone(c.evs)
 }
 
-// guard previews what Up with opts would do, quietly, and refuses with a
-// *ReplaceError when it replaces or deletes a guarded resource. A preview
-// that fails is Up's failure: the update would fail the same way.
+// guards tells whether Up previews first: to refuse a replacement, or,
+// when replacements are allowed, to call BeforeReplace with them.
+func (o Options) guards() bool { return !o.AllowReplace || o.BeforeReplace != nil }
+
+// guard previews what Up with opts would do, quietly, and judges the
+// guarded resources it replaces or deletes (judge). A preview that fails is
+// Up's failure: the update would fail the same way.
 func (s *Stack) guard(ctx context.Context, opts []optup.Option) error {
-	if s.opts.AllowReplace {
+	if !s.opts.guards() {
 		return nil
 	}
 	c := newCollector()
@@ -299,8 +346,30 @@ func (s *Stack) guard(ctx context.Context, opts []optup.Option) error {
 	if err != nil {
 		return classify(ctx, "up", s.opts.StackName, s.backend, err)
 	}
-	if r := GuardedReplacements(evs); len(r) > 0 {
-		return &ReplaceError{Stack: s.opts.StackName, Replacements: r}
+	return judge(ctx, s.opts, GuardedReplacements(evs))
+}
+
+// judge is Up's decision on rs, the guarded resources its preview replaces
+// or deletes: none goes on; without AllowReplace it refuses with a
+// *ReplaceError; with it, BeforeReplace (when set) runs first, and its
+// error stops the up with a *BeforeReplaceError, or an ErrCancelled *Error
+// when ctx ended.
+func judge(ctx context.Context, opts Options, rs []Replacement) error {
+	switch {
+	case len(rs) == 0:
+		return nil
+	case !opts.AllowReplace:
+		return &ReplaceError{Stack: opts.StackName, Replacements: rs}
+	case opts.BeforeReplace == nil:
+		return nil
 	}
-	return nil
+	err := opts.BeforeReplace(ctx, slices.Clone(rs))
+	switch {
+	case err == nil:
+		return nil
+	case ctx.Err() != nil:
+		return &Error{Op: "up", Stack: opts.StackName, Kind: ErrCancelled, Err: err, cause: context.Cause(ctx),
+			Hint: "stopped before replacing anything: nothing was changed"}
+	}
+	return &BeforeReplaceError{Stack: opts.StackName, Replacements: rs, Err: err}
 }

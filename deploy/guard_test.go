@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"os"
@@ -49,8 +50,10 @@ func TestGuardedReplacementsFromAPreview(t *testing.T) {
 	assert.Equal(t, []string{"image", "zone"}, server.Keys)
 	assert.False(t, server.Delete)
 	assert.Equal(t, serverCost, server.Cost)
+	assert.Equal(t, GuardedServer, server.Kind)
 
 	assert.Equal(t, "scaleway:kubernetes/cluster:Cluster", cluster.Type)
+	assert.Equal(t, GuardedCluster, cluster.Kind)
 	assert.True(t, cluster.Delete, "the program no longer declares it")
 	assert.Empty(t, cluster.Keys)
 
@@ -93,9 +96,11 @@ func TestGuardedReplacementsDetailedDiffAndRetained(t *testing.T) {
 	require.Len(t, got, 2)
 	assert.True(t, got[0].Delete)
 	assert.True(t, got[0].Retained)
+	assert.Equal(t, GuardedVolume, got[0].Kind)
 	assert.Contains(t, (&ReplaceError{Stack: "dev", Replacements: got[:1]}).Error(), "retained in Scaleway, no longer managed")
 	assert.Equal(t, []string{"ipv4Subnet.subnet"}, got[1].Keys)
 	assert.Equal(t, networkCost, got[1].Cost)
+	assert.Equal(t, GuardedNetwork, got[1].Kind)
 }
 
 // TestPreviewOptionsMirrorUp: the guard's preview plans what the up
@@ -116,4 +121,59 @@ func TestPreviewOptionsMirrorUp(t *testing.T) {
 	assert.True(t, p.Refresh)
 	assert.Equal(t, 3, p.Parallel)
 	assert.Empty(t, p.EventStreams, "the guard sets its own")
+}
+
+// TestJudgeCallsBeforeReplaceOnlyWhenAllowed: Up's decision after its
+// preview. Nothing guarded replaced goes on without calling the hook;
+// without AllowReplace it refuses and never calls it; with AllowReplace the
+// hook gets the replacements (a copy), and its error stops the up with a
+// *BeforeReplaceError that names them, says nothing changed and wraps the
+// hook's error; a cancelled context is ErrCancelled. Up previews when it
+// refuses or has a hook to call, and not with AllowReplace alone.
+func TestJudgeCallsBeforeReplaceOnlyWhenAllowed(t *testing.T) {
+	t.Parallel()
+	rs := []Replacement{
+		{URN: "urn:pulumi:dev::p::scaleway:instance/server:Server::gitlab-server", Type: "scaleway:instance/server:Server", Name: "gitlab-server", Keys: []string{"image"}},
+		{URN: "urn:pulumi:dev::p::scaleway:block/volume:Volume::gitlab-data", Type: "scaleway:block/volume:Volume", Name: "gitlab-data", Delete: true},
+	}
+	var calls [][]Replacement
+	hookErr := errors.New("the backup failed")
+	hook := func(fail error) func(context.Context, []Replacement) error {
+		return func(_ context.Context, got []Replacement) error {
+			calls = append(calls, got)
+			return fail
+		}
+	}
+
+	require.NoError(t, judge(t.Context(), Options{StackName: "dev", AllowReplace: true, BeforeReplace: hook(hookErr)}, nil))
+	assert.Empty(t, calls, "nothing guarded is replaced: no hook")
+
+	err := judge(t.Context(), Options{StackName: "dev", BeforeReplace: hook(nil)}, rs)
+	assert.ErrorIs(t, err, ErrReplaceRefused)
+	assert.Empty(t, calls, "refused: the hook is not called")
+
+	require.NoError(t, judge(t.Context(), Options{StackName: "dev", AllowReplace: true}, rs), "allowed without a hook")
+
+	require.NoError(t, judge(t.Context(), Options{StackName: "dev", AllowReplace: true, BeforeReplace: hook(nil)}, rs))
+	require.Len(t, calls, 1)
+	assert.Equal(t, rs, calls[0], "the hook gets what the preview replaces")
+
+	err = judge(t.Context(), Options{StackName: "dev", AllowReplace: true, BeforeReplace: hook(hookErr)}, rs)
+	be, ok := errors.AsType[*BeforeReplaceError](err)
+	require.True(t, ok, "%T %v", err, err)
+	assert.Equal(t, rs, be.Replacements)
+	assert.ErrorIs(t, err, hookErr)
+	assert.Equal(t, `up of stack "dev" stopped before replacing or deleting scaleway:instance/server:Server "gitlab-server", `+
+		`scaleway:block/volume:Volume "gitlab-data", and changed nothing: the backup failed`, err.Error())
+	assert.True(t, mappedAlready(err), "run keeps the message as it is")
+
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	err = judge(ctx, Options{StackName: "dev", AllowReplace: true, BeforeReplace: func(ctx context.Context, _ []Replacement) error { return ctx.Err() }}, rs)
+	assert.ErrorIs(t, err, ErrCancelled)
+	assert.Contains(t, err.Error(), "nothing was changed")
+
+	assert.True(t, Options{}.guards(), "refusing needs the preview")
+	assert.False(t, Options{AllowReplace: true}.guards(), "allowed without a hook: no preview")
+	assert.True(t, Options{AllowReplace: true, BeforeReplace: hook(nil)}.guards(), "allowed with a hook: the preview says what it gets")
 }

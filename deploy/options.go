@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"context"
 	"io"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
@@ -103,6 +104,16 @@ type Options struct {
 	// reserved address, a Kapsule cluster, the backup bucket), which it
 	// otherwise refuses after a preview: the command's --allow-replace.
 	AllowReplace bool
+
+	// BeforeReplace, when set, is what must happen before an allowed
+	// replacement: with AllowReplace, Up still previews first (the program
+	// runs twice) and, when the preview replaces or deletes guarded
+	// resources, calls it with them (as a ReplaceError names them) after the
+	// preview and before the update. An error stops the up before anything
+	// changes (a *BeforeReplaceError). The command sets it to back the
+	// GitLab host up while it still exists. Without AllowReplace it is
+	// never called: Up refuses instead.
+	BeforeReplace func(ctx context.Context, rs []Replacement) error
 
 	// Prober probes the GitLab host and the clusters before Refresh and
 	// Destroy; the zero value probes for real. Tests give their own.

@@ -26,9 +26,23 @@ import (
 
 // Defaults of GitLabConfigured's own optional inputs.
 const (
-	// DefaultConfigureTimeout covers a package upgrade (backup, install,
-	// reconfigure) and the readiness wait after it.
+	// DefaultConfigureTimeout is the timeout of a create (a first install:
+	// package download, install, reconfigure, then the readiness wait) and
+	// of every update that does not change packageVersion.
 	DefaultConfigureTimeout = "45m"
+	// DefaultUpgradeTimeout is the timeout of an update that changes
+	// packageVersion (an explicit timeout input wins): that run backs GitLab
+	// up and uploads the backup before it installs (gitlab-kapsule-apply's
+	// backup_before_upgrade), which grows with the data. GitLab's docs give
+	// "a little over 2 hours" for 100 GB of Git repositories
+	// (doc/administration/backup_restore/backup_gitlab.md, gitlabhq/gitlabhq);
+	// bench/sim/day2.go, which adds the upload at the gateway's bandwidth,
+	// 14 min 24 s of backup and 16 min of upload for 12 GB (152 s per GB of
+	// data), so 45 min ends an upgrade above about 15 GB while its backup
+	// runs. 6 h covers about 139 GB at that rate, four times what the
+	// default 100 GB data volume can back up (33 GB, docs/performance.md); a
+	// larger instance sets timeout.
+	DefaultUpgradeTimeout = "6h"
 	// DefaultSSHPort is the GitLab host's sshd port.
 	DefaultSSHPort = 22
 	// DefaultSSHUser is the GitLab host's login: Scaleway installs the
@@ -43,7 +57,8 @@ const (
 )
 
 // ErrNotConfigured is matched (errors.Is) by the error of a run of
-// gitlab-kapsule-apply that did not finish in time.
+// gitlab-kapsule-apply that did not finish in time, or that did not start
+// because an earlier run still ran on the host.
 var ErrNotConfigured = errors.New("gitlab host not configured")
 
 // GitLabConfigured is the resource that converges the GitLab host over SSH
@@ -312,6 +327,12 @@ func (r *GitLabConfigured) Check(ctx context.Context, req infer.CheckRequest) (i
 	if len(resp.Failures) > 0 {
 		return resp, nil
 	}
+	// An unset timeout stays unset in the inputs the engine records: its
+	// default depends on the operation (runTimeout), which Update could not
+	// tell from an explicit 45m once checkInputs had filled it in.
+	if _, set := req.NewInputs.GetOk("timeout"); !set {
+		resp.Inputs.Timeout = ""
+	}
 	oldVersion, oldPackage := knownString(req.OldInputs, "packageVersion"), knownString(req.OldInputs, "package")
 	if !known(req.NewInputs, "packageVersion") || !known(req.NewInputs, "package") {
 		return resp, nil
@@ -408,7 +429,7 @@ func (r *GitLabConfigured) Create(ctx context.Context, req infer.CreateRequest[G
 	if req.DryRun {
 		return infer.CreateResponse[GitLabConfiguredState]{Output: state}, nil
 	}
-	if err := r.converge(ctx, &state, ""); err != nil {
+	if err := r.converge(ctx, &state, "", runTimeout(nil, req.Inputs)); err != nil {
 		return infer.CreateResponse[GitLabConfiguredState]{}, err
 	}
 	return infer.CreateResponse[GitLabConfiguredState]{ID: state.id(req.Name), Output: state}, nil
@@ -431,7 +452,7 @@ func (r *GitLabConfigured) Update(ctx context.Context, req infer.UpdateRequest[G
 	if olds.InstanceID == state.InstanceID {
 		pinned = req.State.SSHHostKeyFingerprint
 	}
-	if err := r.converge(ctx, &state, pinned); err != nil {
+	if err := r.converge(ctx, &state, pinned, runTimeout(&olds, req.Inputs)); err != nil {
 		return infer.UpdateResponse[GitLabConfiguredState]{}, err
 	}
 	return infer.UpdateResponse[GitLabConfiguredState]{Output: state}, nil
@@ -471,6 +492,22 @@ func (r *GitLabConfigured) Delete(context.Context, infer.DeleteRequest[GitLabCon
 	return infer.DeleteResponse{}, nil
 }
 
+// runTimeout is how long a run that takes the host from olds (nil for a
+// create) to news may last, the readiness wait included: news' own timeout
+// when it sets one, else DefaultUpgradeTimeout for an update that changes
+// the package version (a backup, then the upgrade), else
+// DefaultConfigureTimeout. news are the inputs as Check left them, an unset
+// timeout empty.
+func runTimeout(olds *GitLabConfiguredArgs, news GitLabConfiguredArgs) string {
+	switch {
+	case news.Timeout != "":
+		return news.Timeout
+	case olds != nil && olds.PackageVersion != news.PackageVersion:
+		return DefaultUpgradeTimeout
+	}
+	return DefaultConfigureTimeout
+}
+
 // id is the resource's name and the host's instance.
 func (a GitLabConfiguredArgs) id(name string) string { return name + ":" + a.InstanceID }
 
@@ -488,13 +525,20 @@ func newRunID(now time.Time) string {
 }
 
 // converge runs gitlab-kapsule-apply on the host with state's inputs, then
-// waits until GitLab is ready, within the timeout, and records what it saw.
-// pinned is the host key trusted before for this instance, or "".
-func (r *GitLabConfigured) converge(ctx context.Context, state *GitLabConfiguredState, pinned string) error {
+// waits until GitLab is ready, within timeout (runTimeout), and records what
+// it saw. pinned is the host key trusted before for this instance, or "".
+//
+// An apply goes on, detached, when the provider stops waiting for it (a
+// timeout, a cancelled up): a later run first waits for such an earlier
+// apply to end, within the same timeout, rather than queue behind it on the
+// host's lock while its own payload sits on /run. When it does not end in
+// time, the error names it and how to follow it.
+func (r *GitLabConfigured) converge(ctx context.Context, state *GitLabConfiguredState, pinned, timeout string) error {
 	args, err := validInputs("GitLabConfigured", state.GitLabConfiguredArgs)
 	if err != nil {
 		return err
 	}
+	args.Timeout = timeout
 	w, err := args.readiness()
 	if err != nil {
 		return err
@@ -508,11 +552,17 @@ func (r *GitLabConfigured) converge(ctx context.Context, state *GitLabConfigured
 	defer s.Close()
 	clock := s.w.clock()
 	deadline := clock.Now().Add(w.cfg.Timeout)
+	remaining := func() time.Duration { return max(deadline.Sub(clock.Now()), time.Second) }
 
 	addr := net.JoinHostPort(args.TargetHost, strconv.Itoa(args.SSHPort))
 	host := newHostConn(s.bastion, addr, args.SSHUser, w.cfg.Signer, args.InstanceID, pinned)
 	defer host.Close()
 	runID := newRunID(clock.Now())
+	log.Infof("configuring the GitLab host %s as %s through the bastion %s: %s %s, run %s (timeout %s)",
+		addr, args.SSHUser, w.cfg.BastionAddr, args.Package, args.PackageVersion, runID, w.cfg.Timeout)
+	if err := awaitEarlierApply(ctx, s, host, log); err != nil {
+		return err
+	}
 	run := &hostRun{
 		conn:  host,
 		id:    runID,
@@ -520,8 +570,7 @@ func (r *GitLabConfigured) converge(ctx context.Context, state *GitLabConfigured
 		now:   clock.Now,
 		log:   func(line string) { log.Info("gitlab host: " + line) },
 	}
-	log.Infof("configuring the GitLab host %s as %s through the bastion %s: %s %s, run %s (timeout %s)",
-		addr, args.SSHUser, w.cfg.BastionAddr, args.Package, args.PackageVersion, run.id, w.cfg.Timeout)
+	s.cfg.Timeout = remaining()
 	if _, err := waitFor(ctx, s, poller[hostStatus]{
 		progress: "gitlab-kapsule-apply on the GitLab host " + addr,
 		stopped:  "gitlab-kapsule-apply on the GitLab host " + addr,
@@ -529,13 +578,14 @@ func (r *GitLabConfigured) converge(ctx context.Context, state *GitLabConfigured
 		timedOut: TimeoutError{
 			Kind: ErrNotConfigured,
 			What: "was not configured over SSH at " + addr,
-			Hint: fmt.Sprintf("look at %s and %s on the host (gitlab-kapsule ssh)", hostscripts.LogPath(runID), hostscripts.StatusPath(runID)),
+			Hint: fmt.Sprintf("gitlab-kapsule-apply (run %s) goes on on the host, detached, and the next up waits for it before it configures the host again: "+
+				"follow it with `%s` (its status: %s)", runID, followCommand(runID), hostscripts.StatusPath(runID)),
 		},
 	}); err != nil {
 		return err
 	}
 	log.Infof("gitlab-kapsule-apply finished on the GitLab host %s; waiting for %s", addr, w.waiting)
-	s.cfg.Timeout = max(deadline.Sub(clock.Now()), time.Second)
+	s.cfg.Timeout = remaining()
 	res, err := waitFor(ctx, s, w.poller(s))
 	if err != nil {
 		return err
@@ -547,4 +597,54 @@ func (r *GitLabConfigured) converge(ctx context.Context, state *GitLabConfigured
 	state.TokenExpiresAt = args.AdminTokenExpiresAt
 	state.BastionHostKeyFingerprint = res.HostKeyFingerprint
 	return nil
+}
+
+// followCommand is the command line that follows a run's log on the host,
+// through the bastion, with the program's CLI (its `ssh --exec`; a stack
+// other than dev adds --stack).
+func followCommand(runID string) string {
+	return "gitlab-kapsule ssh --exec tail -f " + hostscripts.LogPath(runID)
+}
+
+// awaitEarlierApply waits, within s's timeout, until no earlier run of
+// gitlab-kapsule-apply runs on the host (earlierApplies), saying in the log
+// which one it waits for and how to follow it. Running out of time is an
+// ErrNotConfigured *TimeoutError that names the run that still goes on.
+func awaitEarlierApply(ctx context.Context, s *Session, host *hostConn, log p.Logger) error {
+	var waitingFor []earlierApply
+	_, err := waitFor(ctx, s, poller[hostStatus]{
+		progress: "an earlier gitlab-kapsule-apply on the GitLab host " + host.addr,
+		stopped:  "an earlier gitlab-kapsule-apply on the GitLab host " + host.addr,
+		ask: func(ctx context.Context) (hostStatus, error) {
+			runs, err := earlierApplies(ctx, host)
+			switch {
+			case err != nil:
+				return hostStatus{}, err
+			case len(runs) == 0:
+				return hostStatus{Done: true}, nil
+			}
+			if waitingFor == nil || waitingFor[0].id != runs[0].id {
+				log.Warningf("an earlier gitlab-kapsule-apply, run %s, still runs on the GitLab host %s (an up that stopped waiting for it, or was interrupted): "+
+					"this run starts once it has finished; follow it with `%s`", runs[0].id, host.addr, followCommand(runs[0].id))
+			}
+			waitingFor = runs
+			detail := "an earlier gitlab-kapsule-apply, run " + runs[0].id + ", still runs"
+			if runs[0].last != "" {
+				detail += " (log: " + runs[0].last + ")"
+			}
+			return hostStatus{Detail: detail}, nil
+		},
+		timedOut: TimeoutError{Kind: ErrNotConfigured, What: "was not configured over SSH at " + host.addr,
+			Hint: "nothing was started there: check that the host is up and answers SSH through the bastion (gitlab-kapsule ssh --exec true)"},
+	})
+	if te, ok := errors.AsType[*TimeoutError](err); ok && len(waitingFor) > 0 {
+		ids := make([]string, len(waitingFor))
+		for i, run := range waitingFor {
+			ids[i] = run.id
+		}
+		te.What += ": an earlier gitlab-kapsule-apply (run " + strings.Join(ids, ", run ") + ") still runs there"
+		te.Hint = fmt.Sprintf("it goes on without this up, which changed nothing on the host: follow it with `%s` and run up again once it has finished",
+			followCommand(waitingFor[0].id))
+	}
+	return err
 }

@@ -7,10 +7,13 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"net"
 	"net/http"
 	"regexp"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 
@@ -21,12 +24,16 @@ import (
 
 // fakeHost is an in-process SSH server on loopback standing in for the
 // GitLab host's sshd, for the provider's side of the protocol with package
-// hostscripts (hostssh.go): it understands the three kinds of sessions the
+// hostscripts (hostssh.go): it understands the four kinds of sessions the
 // provider opens and nothing else (any other command exits 127). An upload
 // unpacks the tar into files; a start records the run and, instead of
 // running gitlab-kapsule-apply, plays run: each poll reveals the next chunk
-// of its log, and once every chunk is out the status is run.status. The
-// real scripts run against OpenSSH in tests/engine (harness.StartGitLabHost).
+// of its log, and once every chunk is out the status is run.status. A look
+// for earlier applies lists the runs still running (a script whose status
+// is "running" runs for ever, as an apply the provider stopped waiting for
+// goes on), as earlierCommand's shell does while such a run holds the
+// apply's lock. The real scripts run against OpenSSH in tests/engine
+// (harness.StartGitLabHost).
 type fakeHost struct {
 	t    testing.TB
 	ln   net.Listener
@@ -48,6 +55,9 @@ type fakeHost struct {
 	// and drops every connection once that many polls have been answered, once.
 	rebootAfterPolls int
 	polls            int
+	// settleAfterLooks, when positive, ends every run still running (exit
+	// 0) once that many more looks for earlier applies have found one.
+	settleAfterLooks int
 	conns            []*ssh.ServerConn
 }
 
@@ -68,6 +78,16 @@ type fakeRun struct {
 	script   fakeScript
 	revealed int
 	payload  string
+}
+
+// running tells whether the run has not exited yet.
+func (r *fakeRun) running() bool {
+	return r.revealed < len(r.script.chunks) || r.script.status == hostscripts.StatusRunning
+}
+
+// log is what the run has written so far.
+func (r *fakeRun) log() string {
+	return strings.Join(r.script.chunks[:r.revealed], "")
 }
 
 func newFakeHost(t testing.TB, clientKey ssh.PublicKey) *fakeHost {
@@ -224,6 +244,9 @@ func (h *fakeHost) exec(cmd string, ch ssh.Channel) int {
 		from, _ := strconv.Atoi(m[2])
 		_, _ = io.WriteString(ch, h.poll(m[1], from-1))
 		return 0
+	case cmd == earlierCommand():
+		_, _ = io.WriteString(ch, h.earlier())
+		return 0
 	}
 	fmt.Fprintf(ch.Stderr(), "fake host: unknown command %q\n", cmd)
 	return 127
@@ -283,10 +306,7 @@ func (h *fakeHost) poll(runID string, offset int) string {
 		if run.revealed < len(run.script.chunks) {
 			run.revealed++
 		}
-		var log string
-		for _, c := range run.script.chunks[:run.revealed] {
-			log += c
-		}
+		log := run.log()
 		status := "running"
 		if run.revealed == len(run.script.chunks) {
 			status = run.script.status
@@ -299,6 +319,33 @@ func (h *fakeHost) poll(runID string, offset int) string {
 		h.dropAll()
 	}
 	return out
+}
+
+// earlier answers as earlierCommand's shell would: "<runID> <last log
+// line>" for each run still running, in the order of their ids.
+func (h *fakeHost) earlier() string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	ids := slices.Sorted(maps.Keys(h.runs))
+	var out strings.Builder
+	for _, id := range ids {
+		if run := h.runs[id]; run.running() {
+			lines := strings.Split(strings.TrimSuffix(run.log(), "\n"), "\n")
+			fmt.Fprintf(&out, "%s %s\n", id, lines[len(lines)-1])
+		}
+	}
+	if out.Len() == 0 {
+		return ""
+	}
+	if h.settleAfterLooks > 0 {
+		if h.settleAfterLooks--; h.settleAfterLooks > 0 {
+			return out.String()
+		}
+		for _, run := range h.runs {
+			run.revealed, run.script.status = len(run.script.chunks), hostscripts.StatusDone
+		}
+	}
+	return out.String()
 }
 
 // fakeGitLabAPI answers the readiness endpoint ready, and /api/v4/version

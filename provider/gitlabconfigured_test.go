@@ -80,11 +80,14 @@ func (e *configuredEnv) inputs(extra map[string]property.Value) property.Map {
 	return property.NewMap(m)
 }
 
-// kinds sorts a host's session commands into upload, start and poll.
+// kinds sorts a host's session commands into look (for an earlier apply),
+// upload, start and poll.
 func kinds(cmds []string) []string {
 	var out []string
 	for _, c := range cmds {
 		switch {
+		case c == earlierCommand():
+			out = append(out, "look")
 		case c == hostscripts.UploadCommand:
 			out = append(out, "upload")
 		case startRE.MatchString(c):
@@ -128,7 +131,7 @@ func TestGitLabConfiguredLifecycle(t *testing.T) {
 			Inputs: env.inputs(nil),
 			Hook: func(_, out property.Map) {
 				cmds := env.host.sessions()
-				require.Equal(t, []string{"upload", "start", "poll", "poll"}, kinds(cmds), "upload, start, then polls until exit 0")
+				require.Equal(t, []string{"look", "upload", "start", "poll", "poll"}, kinds(cmds), "no earlier apply runs; upload, start, then polls until exit 0")
 				runID := runIDOf(t, cmds)
 				for _, f := range hostscripts.Files() {
 					got, ok := env.host.file(f.Path)
@@ -174,7 +177,7 @@ func TestGitLabConfiguredLifecycle(t *testing.T) {
 		}, {
 			Inputs: env.inputs(map[string]property.Value{"timeout": property.New("1h"), "packageVersion": property.New("18.5.3-ce.0")}),
 			Hook: func(_, out property.Map) {
-				assert.Equal(t, []string{"upload", "start", "poll", "poll"}, kinds(env.host.sessions()), "a version change runs again")
+				assert.Equal(t, []string{"look", "upload", "start", "poll", "poll"}, kinds(env.host.sessions()), "a version change runs again")
 				assert.Equal(t, "18.5.3-ce.0", out.Get("version").AsString())
 				assert.Equal(t, "18.5.2-ce.0", out.Get("previousVersion").AsString())
 				assert.Equal(t, firstKey, out.Get("sshHostKeyFingerprint").AsString())
@@ -185,7 +188,7 @@ func TestGitLabConfiguredLifecycle(t *testing.T) {
 			Inputs: env.inputs(map[string]property.Value{"timeout": property.New("1h"), "packageVersion": property.New("18.5.3-ce.0"),
 				"instanceId": property.New("fr-par-1/instance-2")}),
 			Hook: func(_, out property.Map) {
-				assert.Equal(t, []string{"upload", "start", "poll", "poll"}, kinds(env.host.sessions()), "a new instance is configured in full")
+				assert.Equal(t, []string{"look", "upload", "start", "poll", "poll"}, kinds(env.host.sessions()), "a new instance is configured in full")
 				assert.NotEqual(t, firstKey, out.Get("sshHostKeyFingerprint").AsString())
 				assert.Equal(t, env.host.fingerprint(), out.Get("sshHostKeyFingerprint").AsString(), "a new instance's key is trusted anew")
 				assert.Equal(t, "18.5.2-ce.0", out.Get("previousVersion").AsString(), "no version change: the previous version stays")
@@ -461,4 +464,138 @@ func TestHostRunStreamsLogLines(t *testing.T) {
 		r.lines([]byte("l\n"))
 	}
 	assert.Len(t, r.tail, logTail)
+}
+
+// TestRunTimeoutPerOperation: without a timeout input a create and an
+// update that keeps the package version get DefaultConfigureTimeout (45m),
+// an update that changes it (whose run backs GitLab up first)
+// DefaultUpgradeTimeout (6h); a timeout input wins in every case, also one
+// equal to the create's default.
+func TestRunTimeoutPerOperation(t *testing.T) {
+	t.Parallel()
+	base := GitLabConfiguredArgs{InstanceID: "i-1", Package: "gitlab-ce", PackageVersion: "18.5.2-ce.0", RootPassword: "pw"}
+	with := func(change func(*GitLabConfiguredArgs)) GitLabConfiguredArgs {
+		a := base
+		change(&a)
+		return a
+	}
+	upgrade := func(a *GitLabConfiguredArgs) { a.PackageVersion = "18.5.3-ce.0" }
+	for name, tc := range map[string]struct {
+		olds *GitLabConfiguredArgs
+		news GitLabConfiguredArgs
+		want string
+	}{
+		"create":               {nil, base, "45m"},
+		"create, timeout set":  {nil, with(func(a *GitLabConfiguredArgs) { a.Timeout = "2h" }), "2h"},
+		"upgrade":              {&base, with(upgrade), "6h"},
+		"upgrade, timeout set": {&base, with(func(a *GitLabConfiguredArgs) { upgrade(a); a.Timeout = "1h" }), "1h"},
+		"upgrade, timeout 45m": {&base, with(func(a *GitLabConfiguredArgs) { upgrade(a); a.Timeout = "45m" }), "45m"},
+		"CE to EE":             {&base, with(func(a *GitLabConfiguredArgs) { a.Package, a.PackageVersion = "gitlab-ee", "18.5.2-ee.0" }), "6h"},
+		"password":             {&base, with(func(a *GitLabConfiguredArgs) { a.RootPassword = "pw2" }), "45m"},
+		"new instance":         {&base, with(func(a *GitLabConfiguredArgs) { a.InstanceID = "i-2" }), "45m"},
+	} {
+		assert.Equal(t, tc.want, runTimeout(tc.olds, tc.news), name)
+	}
+	assert.Equal(t, DefaultConfigureTimeout, runTimeout(nil, base))
+	assert.Equal(t, DefaultUpgradeTimeout, runTimeout(&base, with(upgrade)))
+}
+
+// TestGitLabConfiguredCheckKeepsAnUnsetTimeoutUnset: Check leaves an unset
+// timeout out of the inputs the engine records, so that Update tells it from
+// an explicit one; a timeout given is kept as given.
+func TestGitLabConfiguredCheckKeepsAnUnsetTimeoutUnset(t *testing.T) {
+	t.Parallel()
+	env := newConfiguredEnv(t)
+	unset, err := env.server.Check(p.CheckRequest{Urn: configuredURN, Inputs: env.inputs(nil)})
+	require.NoError(t, err)
+	require.Empty(t, unset.Failures)
+	v, ok := unset.Inputs.GetOk("timeout")
+	assert.True(t, !ok || v.AsString() == "", "unset stays unset: %v", v)
+	assert.Equal(t, "root", unset.Inputs.Get("sshUser").AsString(), "the other defaults are filled in")
+
+	set, err := env.server.Check(p.CheckRequest{Urn: configuredURN, Inputs: env.inputs(map[string]property.Value{"timeout": property.New("45m")})})
+	require.NoError(t, err)
+	assert.Equal(t, "45m", set.Inputs.Get("timeout").AsString())
+}
+
+// hangingApply is a run that never ends while the provider waits: its
+// status stays "running", as an apply's does while its backup runs.
+var hangingApply = fakeScript{chunks: []string{"gitlab-kapsule-apply: backup_before_upgrade: start\n"}, status: hostscripts.StatusRunning}
+
+// TestGitLabConfiguredWaitsForAnEarlierApply, through the provider, the
+// fake host and the fake clock (the timeouts pass without waiting):
+//   - an upgrade whose apply does not finish times out after 6h, not 45m,
+//     naming its run, that it goes on on the host, and the command that
+//     follows its log;
+//   - the next update (a new password: 45m) finds that apply still running:
+//     it uploads and starts nothing, and its error names the earlier run and
+//     how to follow it;
+//   - the update after that waits for the earlier run to end, then runs.
+func TestGitLabConfiguredWaitsForAnEarlierApply(t *testing.T) {
+	t.Parallel()
+	env := newConfiguredEnv(t)
+	slow := map[string]property.Value{"pollInterval": property.New("10m")}
+	in := func(extra map[string]property.Value) property.Map {
+		m := maps.Clone(slow)
+		maps.Copy(m, extra)
+		return env.inputs(m)
+	}
+	check, created, err := checkAndCreate(t, env.server, configuredURN, in(nil))
+	require.NoError(t, err)
+	_ = env.host.sessions()
+
+	update := func(olds p.CheckResponse, state property.Map, extra map[string]property.Value) (p.CheckResponse, p.UpdateResponse, error) {
+		t.Helper()
+		news, err := env.server.Check(p.CheckRequest{Urn: configuredURN, State: olds.Inputs, Inputs: in(extra)})
+		require.NoError(t, err)
+		require.Empty(t, news.Failures)
+		up, err := env.server.Update(p.UpdateRequest{ID: created.ID, Urn: configuredURN, State: state, Inputs: news.Inputs, OldInputs: olds.Inputs})
+		return news, up, err
+	}
+
+	env.host.script = hangingApply
+	_, _, err = update(check, created.Properties, map[string]property.Value{"packageVersion": property.New("18.5.3-ce.0")})
+	require.Error(t, err)
+	cmds := env.host.sessions()
+	upgradeRun := runIDOf(t, cmds)
+	msg := err.Error()
+	assert.Contains(t, msg, "was not configured over SSH at 127.0.0.1:", "%s", msg)
+	assert.Contains(t, msg, " after 6h0m0s (", "an upgrade's default timeout")
+	assert.Contains(t, msg, "gitlab-kapsule-apply (run "+upgradeRun+") goes on on the host, detached")
+	assert.Contains(t, msg, "`gitlab-kapsule ssh --exec tail -f /var/log/gitlab-kapsule/apply-"+upgradeRun+".log`")
+
+	// The upgrade did not finish: the state is still the create's.
+	_, _, err = update(check, created.Properties, map[string]property.Value{"rootPassword": property.New("another-root-password").WithSecret(true)})
+	require.Error(t, err)
+	msg = err.Error()
+	assert.Contains(t, msg, " after 45m0s (", "an update that keeps the version waits 45m")
+	assert.Contains(t, msg, "an earlier gitlab-kapsule-apply (run "+upgradeRun+") still runs there")
+	assert.Contains(t, msg, "it goes on without this up, which changed nothing on the host: follow it with `gitlab-kapsule ssh --exec tail -f /var/log/gitlab-kapsule/apply-"+upgradeRun+".log`")
+	assert.Contains(t, msg, "(log: gitlab-kapsule-apply: backup_before_upgrade: start)", "the earlier run's last line")
+	got := kinds(env.host.sessions())
+	assert.NotContains(t, got, "upload", "nothing is uploaded while an earlier apply runs: %q", got)
+	assert.NotContains(t, got, "start")
+	assert.Greater(t, count(got, "look"), 1, "it looked again until the timeout")
+
+	env.host.script = fakeScript{chunks: []string{"gitlab-kapsule-apply: start: run started\n"}, status: hostscripts.StatusDone}
+	env.host.settleAfterLooks = 2
+	_, up, err := update(check, created.Properties, map[string]property.Value{"packageVersion": property.New("18.5.3-ce.0")})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"look", "look", "look", "upload", "start", "poll"}, kinds(env.host.sessions()),
+		"waits while the earlier run runs, then starts its own")
+	assert.Equal(t, "18.5.3-ce.0", up.Properties.Get("version").AsString())
+}
+
+// TestGitLabConfiguredHostThatNeverAnswers: a host whose sshd never
+// answers (its port closed) times out after the create's 45m, before
+// anything was uploaded or started, and says so.
+func TestGitLabConfiguredHostThatNeverAnswers(t *testing.T) {
+	t.Parallel()
+	env := newConfiguredEnv(t)
+	require.NoError(t, env.host.ln.Close())
+	_, _, err := checkAndCreate(t, env.server, configuredURN, env.inputs(map[string]property.Value{"pollInterval": property.New("10m")}))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), " after 45m0s (")
+	assert.Contains(t, err.Error(), "nothing was started there: check that the host is up and answers SSH through the bastion")
+	assert.Empty(t, env.host.sessions())
 }

@@ -30,6 +30,13 @@ import (
 //     while it runs, "exit <n> <step>" when done) and the new bytes of its
 //     log, which never holds a secret.
 //
+// Before 1, one session (earlierCommand) asks whether an earlier apply still
+// runs: gitlab-kapsule-apply holds an flock on hostscripts.RunDir/apply.lock
+// for its whole run, and a second one waits for it there (flock -w, for at
+// most 2 h, then fails its "start" step with exit 75). A run whose provider
+// stopped waiting goes on, detached; the next run waits for it from here,
+// where the wait can be seen and named, rather than on the lock.
+//
 // The start is guarded by a marker directory made atomically by mkdir: a
 // start whose answer was lost with the connection is seen by the next poll,
 // and an apply is never started twice for one run.
@@ -42,6 +49,46 @@ const (
 	// logTail is how many of the log's last lines a failure shows.
 	logTail = 20
 )
+
+// applyLock is the lock gitlab-kapsule-apply holds while it runs (the
+// script's `exec 9>"$run_dir/apply.lock"; flock -w 7200 9`).
+const applyLock = hostscripts.RunDir + "/apply.lock"
+
+// earlierCommand prints, one a line, "<runID> <its log's last line>" for
+// each run whose status says "running", in the order of their ids (the
+// order they started), but only while some apply holds applyLock: a status
+// left "running" by an apply that was killed is stale once nothing holds
+// the lock. flock -n fails at once on a held lock (flock(1)) and takes a
+// free one only for the instant `true` runs; test -e keeps it from creating
+// the lock file on a host that never ran an apply.
+func earlierCommand() string {
+	return fmt.Sprintf(`cd %s 2>/dev/null && test -e %s && ! flock -n %s true && for f in *.status; do `+
+		`test "$(head -n 1 "$f" 2>/dev/null)" = %s && printf '%%s %%s\n' "${f%%.status}" "$(tail -n 1 %s/apply-"${f%%.status}".log 2>/dev/null)"; done; true`,
+		hostscripts.RunDir, applyLock, applyLock, hostscripts.StatusRunning, hostscripts.LogDir)
+}
+
+// earlierApply is a run of gitlab-kapsule-apply that still runs on the host.
+type earlierApply struct {
+	id string
+	// last is its log's last line.
+	last string
+}
+
+// earlierApplies lists the runs that still run on the host, oldest first.
+func earlierApplies(ctx context.Context, h *hostConn) ([]earlierApply, error) {
+	out, err := h.run(ctx, "look for an earlier gitlab-kapsule-apply", earlierCommand(), nil)
+	if err != nil {
+		return nil, err
+	}
+	var runs []earlierApply
+	for line := range strings.Lines(string(out)) {
+		id, last, _ := strings.Cut(strings.TrimRight(line, "\r\n"), " ")
+		if hostscripts.ValidRunID(id) {
+			runs = append(runs, earlierApply{id: id, last: strings.TrimSpace(last)})
+		}
+	}
+	return runs, nil
+}
 
 // startedMarker is the directory whose mkdir guards a run's start.
 func startedMarker(runID string) string { return hostscripts.RunDir + "/" + runID + ".started" }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
 
+	"github.com/gitlab-kapsule/gitlab-kapsule/deploy"
 	"github.com/gitlab-kapsule/gitlab-kapsule/stack"
 )
 
@@ -56,26 +57,102 @@ func cmdBackup(ctx context.Context, o *options, args []string, stdout, stderr io
 	if err != nil {
 		return err
 	}
-	argv, err := hostCommand(outs, hostBackupScript)
+	id, err := backupHost(ctx, o, outs, stderr)
 	if err != nil {
 		return err
-	}
-	// The script's last line is the backup's ID; what it prints before goes
-	// to stderr as it comes, so stdout holds the ID alone: id=$(gitlab-kapsule backup).
-	// Both of ssh's streams end in stderr, copied by two goroutines: one lock.
-	errW := &lockedWriter{w: stderr}
-	last := &lastLine{w: errW}
-	if err := runOnHost(ctx, argv, last, errW, "back GitLab up"); err != nil {
-		return err
-	}
-	id := last.held()
-	if !backupID.MatchString(id) {
-		return fmt.Errorf("the backup script on the GitLab host ended without printing a backup ID (its last line: %q): look at its output above, or on the host with `%s`",
-			id, sshExecCommand(o))
 	}
 	fmt.Fprintln(stdout, id)
 	fmt.Fprintf(stderr, "GitLab backup %s is in bucket %s; `%s` restores it.\n", id, bucket, restoreCommand(o, id))
 	return nil
+}
+
+// backupHost runs the host's backup script over the stack's SSH command
+// (outs) and returns the backup's ID, the script's last line; what it
+// prints before goes to stderr as it comes.
+func backupHost(ctx context.Context, o *options, outs auto.OutputMap, stderr io.Writer) (string, error) {
+	argv, err := hostCommand(outs, hostBackupScript)
+	if err != nil {
+		return "", err
+	}
+	// Both of ssh's streams end in stderr, copied by two goroutines: one lock.
+	errW := &lockedWriter{w: stderr}
+	last := &lastLine{w: errW}
+	if err := runOnHost(ctx, argv, last, errW, "back GitLab up"); err != nil {
+		return "", err
+	}
+	id := last.held()
+	if !backupID.MatchString(id) {
+		return "", fmt.Errorf("the backup script on the GitLab host ended without printing a backup ID (its last line: %q): look at its output above, or on the host with `%s`",
+			id, sshExecCommand(o))
+	}
+	return id, nil
+}
+
+// noBackupFlag is up's flag that skips the backup before a replacement.
+const noBackupFlag = "--no-backup"
+
+// backupBeforeReplace is up --allow-replace's deploy.Options.BeforeReplace.
+// When the preview replaces or deletes the GitLab server or its data
+// volume, it backs GitLab up on the host that is still there (the issue:
+// "before every upgrade or replacement"), and an error stops the up before
+// anything changes. Without a backup bucket (backup:enabled false):
+//   - the server alone goes on with a warning: GitLab's data and secrets are
+//     on the data volume, retained and mounted by the new server, so a
+//     replacement loses nothing but the time to reinstall;
+//   - a replaced data volume (or one deleted, not retained) is refused: it
+//     would come back empty with nothing to restore. No interactive
+//     question: up runs in CI and with --json, so the choice is a flag.
+//
+// noBackup (--no-backup) skips the backup with a warning, for a host that
+// is gone or cannot back up (the reason it is replaced, often). Every
+// message goes to stderr: with --json, stdout holds the engine's events.
+func backupBeforeReplace(o *options, stderr io.Writer, noBackup bool) func(context.Context, []deploy.Replacement) error {
+	return func(ctx context.Context, rs []deploy.Replacement) error {
+		var host []string
+		volumeLost := false
+		for _, r := range rs {
+			if r.Kind != deploy.GuardedServer && r.Kind != deploy.GuardedVolume {
+				continue
+			}
+			host = append(host, fmt.Sprintf("%s %q", r.Type, r.Name))
+			volumeLost = volumeLost || (r.Kind == deploy.GuardedVolume && !(r.Delete && r.Retained))
+		}
+		if len(host) == 0 {
+			return nil
+		}
+		what := strings.Join(host, " and ")
+		if noBackup {
+			fmt.Fprintf(stderr, "%swarning: %s: replacing or deleting %s without backing GitLab up first", errorPrefix, noBackupFlag, what)
+			if volumeLost {
+				fmt.Fprint(stderr, ": what is on the data volume now is lost unless a backup restores it")
+			}
+			fmt.Fprintln(stderr)
+			return nil
+		}
+		outs, err := readOutputs(ctx, o)
+		if err != nil {
+			return err
+		}
+		bucket, err := backupBucket(outs)
+		switch {
+		case err != nil && volumeLost:
+			return fmt.Errorf("%s would replace GitLab's data volume, and the stack has no backup bucket to back it up to first (output %s): every repository, user and token on it would be lost. "+
+				"Set backup:enabled to true and run up without the replacement, then `%s`; or, to lose that data, run `%s %s %s`",
+				deploy.AllowReplaceFlag, backupBucketOutput, backupCommand(o), upCommand(o), deploy.AllowReplaceFlag, noBackupFlag)
+		case err != nil:
+			fmt.Fprintf(stderr, "%swarning: no backup before replacing or deleting %s: the stack has no backup bucket (backup:enabled false); "+
+				"GitLab's data stays on its data volume, which the new server mounts\n", errorPrefix, what)
+			return nil
+		}
+		fmt.Fprintf(stderr, "Backing GitLab up on the host before %s replaces or deletes %s:\n", deploy.AllowReplaceFlag, what)
+		id, err := backupHost(ctx, o, outs, stderr)
+		if err != nil {
+			return fmt.Errorf("backing GitLab up before the replacement: %w; if the GitLab host is gone or cannot back up, `%s %s %s` replaces it without a backup",
+				err, upCommand(o), deploy.AllowReplaceFlag, noBackupFlag)
+		}
+		fmt.Fprintf(stderr, "GitLab backup %s is in bucket %s (`%s` restores it); going on with the replacement.\n", id, bucket, restoreCommand(o, id))
+		return nil
+	}
 }
 
 func cmdRestore(ctx context.Context, o *options, args []string, stdout, stderr io.Writer) error {

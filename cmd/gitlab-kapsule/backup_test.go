@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,6 +12,8 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/gitlab-kapsule/gitlab-kapsule/deploy"
 )
 
 const (
@@ -241,4 +245,112 @@ func TestBackupCommandsBeforeAnyUpNameUp(t *testing.T) {
 		assert.Equal(t, exitMissing, code, "%v", cmd)
 		assert.Equal(t, "gitlab-kapsule: stack \"dev\" has no outputs yet: run `gitlab-kapsule --dir "+dir+" --backend "+backend+" up` first\n", errOut, "%v", cmd)
 	}
+}
+
+// Guarded replacements as up's preview names them (deploy.GuardedReplacements).
+var (
+	serverReplaced = deploy.Replacement{URN: "urn:pulumi:dev::gitlab-kapsule::scaleway:instance/server:Server::glk-dev-gitlab",
+		Type: "scaleway:instance/server:Server", Name: "glk-dev-gitlab", Kind: deploy.GuardedServer, Keys: []string{"image"}}
+	volumeReplaced = deploy.Replacement{URN: "urn:pulumi:dev::gitlab-kapsule::scaleway:block/volume:Volume::glk-dev-gitlab-data",
+		Type: "scaleway:block/volume:Volume", Name: "glk-dev-gitlab-data", Kind: deploy.GuardedVolume, Keys: []string{"zone"}}
+	clusterReplaced = deploy.Replacement{URN: "urn:pulumi:dev::gitlab-kapsule::scaleway:kubernetes/cluster:Cluster::kapsule",
+		Type: "scaleway:kubernetes/cluster:Cluster", Name: "kapsule", Kind: deploy.GuardedCluster}
+)
+
+// beforeReplace is the BeforeReplace that `up` with these flags gives
+// package deploy (replaceOptions), and where it writes.
+func beforeReplace(t *testing.T, dir, backend string, allowReplace, noBackup bool) (func(context.Context, []deploy.Replacement) error, *bytes.Buffer) {
+	t.Helper()
+	var stderr bytes.Buffer
+	var opts deploy.Options
+	replaceOptions(&options{stack: defaultStack, dir: dir, backend: backend}, &stderr, allowReplace, noBackup)(&opts)
+	require.Equal(t, allowReplace, opts.AllowReplace)
+	return opts.BeforeReplace, &stderr
+}
+
+// TestUpAllowReplaceBacksTheHostUpFirst: the hook up --allow-replace gives
+// package deploy, which Up calls after its preview and before the update
+// (tests/deploy TestUpRunsBeforeReplaceFirst), runs the host's backup over
+// the stack's SSH command (the fake ssh) when the GitLab server or its data
+// volume is replaced, and says which backup holds the data; a replacement
+// of neither backs nothing up; a backup that fails stops the up, naming
+// --no-backup. Without --allow-replace there is no hook (up refuses).
+func TestUpAllowReplaceBacksTheHostUpFirst(t *testing.T) {
+	dir, backend := fakePulumiWithOutputs(t, backupStack())
+	sshDir, calls := fakeSSH(t)
+
+	hook, _ := beforeReplace(t, dir, backend, false, false)
+	assert.Nil(t, hook, "no --allow-replace: up refuses, nothing to run before")
+
+	hook, stderr := beforeReplace(t, dir, backend, true, false)
+	require.NotNil(t, hook)
+	require.NoError(t, hook(t.Context(), []deploy.Replacement{clusterReplaced}))
+	assert.Empty(t, calls(), "a cluster's replacement backs nothing up")
+	assert.Empty(t, stderr.String())
+
+	require.NoError(t, hook(t.Context(), []deploy.Replacement{clusterReplaced, serverReplaced}))
+	assert.Equal(t, [][]string{sshTo("/usr/local/sbin/gitlab-kapsule-backup")}, calls(), "the host's backup, through the bastion")
+	out := stderr.String()
+	assert.Contains(t, out, `Backing GitLab up on the host before --allow-replace replaces or deletes scaleway:instance/server:Server "glk-dev-gitlab":`)
+	assert.Contains(t, out, "Dumping database ... done\n", "the script's progress")
+	assert.Contains(t, out, "GitLab backup "+testBackupID+" is in bucket "+testBucketName+
+		" (`gitlab-kapsule --dir "+dir+" --backend "+backend+" restore "+testBackupID+"` restores it); going on with the replacement.")
+
+	stderr.Reset()
+	require.NoError(t, hook(t.Context(), []deploy.Replacement{volumeReplaced}))
+	assert.Len(t, calls(), 2, "a replaced data volume is backed up too")
+
+	require.NoError(t, os.WriteFile(filepath.Join(sshDir, fakeSSHExitFile), []byte("255"), 0o600))
+	err := hook(t.Context(), []deploy.Replacement{serverReplaced})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "backing GitLab up before the replacement: could not back GitLab up: ssh could not reach the GitLab host (exit 255)")
+	assert.Contains(t, err.Error(), "if the GitLab host is gone or cannot back up, `gitlab-kapsule --dir "+dir+" --backend "+backend+" up --allow-replace --no-backup` replaces it without a backup")
+}
+
+// TestUpAllowReplaceWithoutBackups: a stack without a backup bucket
+// replaces the server with a warning (the data volume stays), and refuses
+// to replace the data volume, naming backup:enabled and --no-backup,
+// unless the volume is only dropped from the stack and retained;
+// --no-backup skips the backup, warning that a replaced volume's data is
+// lost. Nothing reaches the host in any of these.
+func TestUpAllowReplaceWithoutBackups(t *testing.T) {
+	dir, backend := fakePulumiWithOutputs(t, outputs(testBackupJump, "https://10.0.0.10"))
+	_, calls := fakeSSH(t)
+	hook, stderr := beforeReplace(t, dir, backend, true, false)
+
+	require.NoError(t, hook(t.Context(), []deploy.Replacement{serverReplaced}))
+	assert.Contains(t, stderr.String(), `warning: no backup before replacing or deleting scaleway:instance/server:Server "glk-dev-gitlab": the stack has no backup bucket`)
+	assert.Contains(t, stderr.String(), "GitLab's data stays on its data volume, which the new server mounts")
+
+	err := hook(t.Context(), []deploy.Replacement{serverReplaced, volumeReplaced})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "--allow-replace would replace GitLab's data volume, and the stack has no backup bucket to back it up to first")
+	assert.Contains(t, err.Error(), "every repository, user and token on it would be lost")
+	assert.Contains(t, err.Error(), "Set backup:enabled to true and run up without the replacement, then `gitlab-kapsule --dir "+dir+" --backend "+backend+" backup`")
+	assert.Contains(t, err.Error(), "up --allow-replace --no-backup`")
+
+	retained := volumeReplaced
+	retained.Delete, retained.Retained = true, true
+	require.NoError(t, hook(t.Context(), []deploy.Replacement{retained}), "a retained volume keeps its data in Scaleway")
+
+	hook, stderr = beforeReplace(t, dir, backend, true, true)
+	require.NoError(t, hook(t.Context(), []deploy.Replacement{serverReplaced, volumeReplaced}))
+	assert.Contains(t, stderr.String(), "warning: --no-backup: replacing or deleting scaleway:instance/server:Server \"glk-dev-gitlab\" and scaleway:block/volume:Volume \"glk-dev-gitlab-data\" without backing GitLab up first: what is on the data volume now is lost")
+	assert.Empty(t, calls(), "nothing reached the host")
+}
+
+// TestNoBackupBacksNothingUp: --no-backup skips the backup even with a
+// bucket (the host is gone), with a warning, and without --allow-replace
+// it is a usage error.
+func TestNoBackupBacksNothingUp(t *testing.T) {
+	dir, backend := fakePulumiWithOutputs(t, backupStack())
+	_, calls := fakeSSH(t)
+	hook, stderr := beforeReplace(t, dir, backend, true, true)
+	require.NoError(t, hook(t.Context(), []deploy.Replacement{serverReplaced}))
+	assert.Empty(t, calls())
+	assert.Contains(t, stderr.String(), "warning: --no-backup: replacing or deleting scaleway:instance/server:Server \"glk-dev-gitlab\" without backing GitLab up first\n")
+
+	code, _, errOut := runCLI("--dir", dir, "--backend", backend, "up", "--no-backup")
+	assert.Equal(t, exitUsage, code)
+	assert.Contains(t, errOut, "--no-backup goes with --allow-replace: it skips the backup that precedes a replacement")
 }

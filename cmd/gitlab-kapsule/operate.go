@@ -41,7 +41,7 @@ func planOffline(stdout io.Writer, o *options) error {
 // cmdOperate runs up, preview, refresh or destroy through package deploy.
 func cmdOperate(op string) func(context.Context, *options, []string, io.Writer, io.Writer) error {
 	return func(ctx context.Context, o *options, args []string, stdout, stderr io.Writer) (err error) {
-		var jsonEvents, allowReplace, reconfigure bool
+		var jsonEvents, allowReplace, noBackup, reconfigure bool
 		var ef engineFlags
 		if _, err := parseCommand(op, o, args, stderr, 0, func(fs *flag.FlagSet) {
 			fs.BoolVar(&jsonEvents, "json", false, "print the engine's events as JSON lines on stdout instead of progress, for a machine")
@@ -49,12 +49,18 @@ func cmdOperate(op string) func(context.Context, *options, []string, io.Writer, 
 			if op == "up" {
 				fs.BoolVar(&allowReplace, strings.TrimPrefix(deploy.AllowReplaceFlag, "--"), false,
 					"let up replace or delete the GitLab server, its data volume, the private network, GitLab's reserved address, a Kapsule cluster or the backup bucket, "+
-						"which it otherwise refuses after a preview, naming each (take a backup first)")
+						"which it otherwise refuses after a preview, naming each; the server or the volume is backed up first, on the old host, when the stack has a backup bucket")
+				fs.BoolVar(&noBackup, strings.TrimPrefix(noBackupFlag, "--"), false,
+					"with "+deploy.AllowReplaceFlag+", replace the GitLab server or its data volume without backing GitLab up first (the host is gone or cannot back up); "+
+						"a data volume replaced so loses GitLab's data")
 				fs.BoolVar(&reconfigure, "reconfigure", false,
 					"run the GitLab host's configuration again even when nothing changed (after a restore, which brings back the backup's root password and token)")
 			}
 		}); err != nil {
 			return err
+		}
+		if noBackup && !allowReplace {
+			return fmt.Errorf("%s goes with %s: it skips the backup that precedes a replacement: %w", noBackupFlag, deploy.AllowReplaceFlag, errUsage)
 		}
 		if missing := missingVars(o, true); len(missing) > 0 {
 			return explainMissing(stdout, o, missing)
@@ -64,9 +70,7 @@ func cmdOperate(op string) func(context.Context, *options, []string, io.Writer, 
 			return err
 		}
 		defer func() { err = errors.Join(err, removePlugin()) }()
-		s, err := openStack(ctx, o, stdout, stderr, jsonEvents, op == "up" || op == "preview", pluginDir, func(opts *deploy.Options) {
-			opts.AllowReplace = allowReplace
-		})
+		s, err := openStack(ctx, o, stdout, stderr, jsonEvents, op == "up" || op == "preview", pluginDir, replaceOptions(o, stderr, allowReplace, noBackup))
 		if err != nil {
 			return err
 		}
@@ -86,6 +90,17 @@ func cmdOperate(op string) func(context.Context, *options, []string, io.Writer, 
 			_, err = s.Destroy(ctx, engineOptions(ef, optdestroy.Target, optdestroy.Parallel, optdestroy.Message)...)
 		}
 		return err
+	}
+}
+
+// replaceOptions sets up's answer to a replacement of a guarded resource:
+// refused, or with --allow-replace allowed after backupBeforeReplace.
+func replaceOptions(o *options, stderr io.Writer, allowReplace, noBackup bool) func(*deploy.Options) {
+	return func(opts *deploy.Options) {
+		opts.AllowReplace = allowReplace
+		if allowReplace {
+			opts.BeforeReplace = backupBeforeReplace(o, stderr, noBackup)
+		}
 	}
 }
 

@@ -335,6 +335,89 @@ func TestUpRefusesToReplaceGuardedResources(t *testing.T) {
 	require.NoError(t, err, log.String())
 }
 
+// TestUpRunsBeforeReplaceFirst: through the real engine and the Scaleway
+// stand-in, with AllowReplace and a BeforeReplace hook. A first up (nothing
+// guarded in the state yet) and an up that replaces nothing guarded do not
+// call it. An up whose preview replaces the GitLab server calls it once
+// with the server, before the update (the stack's history has not grown
+// yet); its error stops the up with nothing changed (no update in the
+// history, the error names the server and wraps the hook's); once it
+// succeeds the same up replaces the server.
+func TestUpRunsBeforeReplaceFirst(t *testing.T) {
+	eng := harness.NewEngine(t)
+	eng.InstallPlugin(t, "resource", "scaleway", "v"+plugins.All()["scaleway"].Version, harness.ScalewayStandInPlugin(t))
+	var generation atomic.Value
+	generation.Store("1")
+	program := func(ctx *pulumi.Context) error {
+		if err := plugins.Pin(ctx); err != nil {
+			return err
+		}
+		_, err := instance.NewServer(ctx, "gitlab-server", &instance.ServerArgs{
+			Zone: pulumi.String("fr-par-1"), Type: pulumi.String("PRO2-XS"), Image: pulumi.String("ubuntu_noble"),
+		}, pulumi.ReplacementTrigger(pulumi.String(generation.Load().(string))))
+		return err
+	}
+	var log syncBuffer
+	opts := options(t, eng, "before", program, &log)
+	opts.AllowReplace = true
+	var (
+		s     *deploy.Stack
+		calls [][]deploy.Replacement
+		// updatesSeen is the stack's number of updates when the hook ran.
+		updatesSeen []int
+		hookErr     error
+	)
+	updates := func() int {
+		history, err := s.Auto().History(t.Context(), 100, 1)
+		require.NoError(t, err)
+		return len(history)
+	}
+	opts.BeforeReplace = func(_ context.Context, rs []deploy.Replacement) error {
+		calls = append(calls, rs)
+		updatesSeen = append(updatesSeen, updates())
+		return hookErr
+	}
+	s, err := deploy.Open(t.Context(), opts)
+	require.NoError(t, err)
+	defer s.Close()
+	up, err := s.Up(t.Context())
+	require.NoError(t, err, log.String())
+	assert.Equal(t, map[string]int{"create": 2}, harness.Changed(up.Summary))
+	_, err = s.Up(t.Context())
+	require.NoError(t, err, log.String())
+	assert.Empty(t, calls, "a first up and one that replaces nothing do not call the hook")
+	assert.Equal(t, 2, updates())
+
+	generation.Store("2")
+	hookErr = errors.New("the backup failed")
+	_, err = s.Up(t.Context())
+	require.Error(t, err)
+	assert.ErrorIs(t, err, hookErr)
+	be, ok := errors.AsType[*deploy.BeforeReplaceError](err)
+	require.True(t, ok, "%T %v", err, err)
+	assert.Contains(t, err.Error(), `stopped before replacing or deleting scaleway:instance/server:Server "gitlab-server", and changed nothing: the backup failed`)
+	require.Len(t, calls, 1)
+	require.Len(t, calls[0], 1)
+	assert.Equal(t, be.Replacements, calls[0])
+	assert.Equal(t, "urn:pulumi:before::"+testProject+"::scaleway:instance/server:Server::gitlab-server", calls[0][0].URN)
+	assert.Equal(t, deploy.GuardedServer, calls[0][0].Kind)
+	assert.False(t, calls[0][0].Delete)
+	assert.Equal(t, 2, updates(), "the stopped up changed nothing")
+
+	hookErr = nil
+	log.Reset()
+	up, err = s.Up(t.Context())
+	require.NoError(t, err, log.String())
+	assert.Equal(t, map[string]int{"replace": 1}, harness.Changed(up.Summary))
+	require.Len(t, calls, 2)
+	assert.Equal(t, calls[0], calls[1])
+	assert.Equal(t, []int{2, 2}, updatesSeen, "the hook ran before the update")
+	assert.Equal(t, 3, updates())
+	assert.Contains(t, log.String(), "Previewing first: what must precede replacing the server")
+	_, err = s.Destroy(t.Context())
+	require.NoError(t, err, log.String())
+}
+
 // TestInterruptedUpIsCleared: a state with a pending create and the lock
 // of a dead process, as a killed up leaves them (written into the file
 // backend's checkpoint: `stack import` would drop it), is cleared by the

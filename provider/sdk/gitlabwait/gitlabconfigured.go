@@ -47,7 +47,8 @@ type GitLabBackupArgs struct {
 
 // GitLabConfiguredArgs are the inputs of GitLabConfigured. Access's CaCert
 // is also put among GitLab's trusted certificates on the host; its Timeout
-// defaults to 45m.
+// defaults to 45m, and to 6h for an update that changes PackageVersion (the
+// run backs GitLab up before the upgrade).
 type GitLabConfiguredArgs struct {
 	Access
 	// SshPort is the GitLab host's sshd port; 22 when unset.
