@@ -37,6 +37,13 @@ func (c *Config) checkBackup(p *problems) {
 	if p.read("backup:schedule") && !calendarSpec.MatchString(b.Schedule) {
 		p.add("backup:schedule %q must be a systemd calendar expression such as \"daily\" or \"*-*-* 03:00:00\" (`systemd-analyze calendar`)", b.Schedule)
 	}
+	// The host signs its uploads with curl, whose --aws-sigv4 hashes an
+	// upload's body only from 7.87.0 on (curl PR #9804, RELEASE-NOTES of
+	// 7.87.0); Ubuntu 22.04 ships 7.81.0 and 24.04 8.5.0 (packages.ubuntu.com).
+	if c.GitLab.Image == "ubuntu_jammy" && p.read("gitlabHost:image") {
+		p.add("gitlabHost:image ubuntu_jammy ships curl 7.81, which cannot sign the backups' uploads: use ubuntu_noble " +
+			"(on an existing stack that replaces the host, which keeps its data volume: `up --allow-replace`), or set backup:enabled false")
+	}
 	if n := b.RetentionDays; p.read("backup:retentionDays") && (n < 1 || n > maxRetentionDays) {
 		p.add("backup:retentionDays %d must be from 1 to %d days", n, maxRetentionDays)
 	}

@@ -69,7 +69,7 @@ var matrixChanges = map[string]keyChange{
 	"network:sshPublicKey":    {set: otherOperatorKey},
 
 	"gitlabHost:instanceType":     {set: "POP2-4C-16G"},
-	"gitlabHost:image":            {set: "ubuntu_jammy"},
+	"gitlabHost:image":            {set: "ubuntu_jammy", also: map[string]string{"backup:enabled": "false"}},
 	"gitlabHost:edition":          {set: "ee", also: map[string]string{"gitlabHost:version": "18.5.2-ee.0"}},
 	"gitlabHost:version":          {set: "18.5.3-ce.0"},
 	"gitlabHost:privateIp":        {set: "10.0.0.20"},

@@ -200,8 +200,9 @@ type Day2Inputs struct {
 	// Bucket: backups are on (backup:enabled), so an upgrade backs up to
 	// the bucket first; without, Omnibus's preinst backs up the database only.
 	Bucket bool
-	// ConfigureTimeout is GitLabConfigured's timeout, which the whole
-	// upgrade run, backup included, must fit in.
+	// ConfigureTimeout is GitLabConfigured's timeout of an upgrade (an
+	// update that changes packageVersion), which the whole upgrade run,
+	// backup included, must fit in.
 	ConfigureTimeout time.Duration
 }
 
@@ -212,8 +213,9 @@ type Day2Inputs struct {
 func DefaultDay2() Day2Inputs {
 	d := config.Defaults().GitLab
 	// The program leaves GitLabConfigured's timeout at the provider's
-	// default (components/gitlabhost.go ReadyTimeout zero).
-	timeout, err := time.ParseDuration(provider.DefaultConfigureTimeout)
+	// default (components/gitlabhost.go ReadyTimeout zero), which for an
+	// upgrade is DefaultUpgradeTimeout.
+	timeout, err := time.ParseDuration(provider.DefaultUpgradeTimeout)
 	if err != nil {
 		panic(err)
 	}
@@ -422,7 +424,7 @@ func (d *Day2) Figures() []Figure {
 		{"day 2: host replacement downtime", Dur(d.Replacement.Downtime()),
 			"model: old NIC and server deleted first (one volume, one server), new server, NIC, GitLabConfigured"},
 		{"day 2: most data an upgrade backs up within GitLabConfigured's timeout", num(d.MaxUpgradeDataGB) + " GB",
-			fmt.Sprintf("the whole upgrade run, backup included, must fit in %s (provider DefaultConfigureTimeout); the backup takes %.0f s per GB of data",
+			fmt.Sprintf("the whole upgrade run, backup included, must fit in %s (provider DefaultUpgradeTimeout); the backup takes %.0f s per GB of data",
 				Dur(in.ConfigureTimeout), backupSecondsPerGB(b.BandwidthMbps))},
 		{fmt.Sprintf("day 2: backup of %s GB repositories + %s GB database + %s GB uploads", num(in.RepositoriesGB), num(in.DatabaseGB), num(in.UploadsGB)),
 			fmt.Sprintf("%s GB, %s", num(b.ArchiveGB), Dur(b.Total())),

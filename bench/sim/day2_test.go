@@ -198,9 +198,9 @@ func TestDefaultDay2IsTheProgramsDefaults(t *testing.T) {
 	assert.Equal(t, float64(def.DataVolumeSizeGB), in.DataVolumeGB)
 	assert.Equal(t, sim.DefaultLatencies(), in.Latencies)
 	assert.True(t, in.Bucket, "backup:enabled defaults to true")
-	timeout, err := time.ParseDuration(provider.DefaultConfigureTimeout)
+	timeout, err := time.ParseDuration(provider.DefaultUpgradeTimeout)
 	require.NoError(t, err)
-	assert.Equal(t, timeout, in.ConfigureTimeout)
+	assert.Equal(t, timeout, in.ConfigureTimeout, "an upgrade's default timeout")
 }
 
 // MaxUpgradeDataGB is where the upgrade, backup included, reaches
