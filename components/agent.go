@@ -74,6 +74,9 @@ type AgentArgs struct {
 	CACert pulumi.StringInput
 	// AdminToken is the automation personal access token (secret, scope api).
 	AdminToken pulumi.StringInput
+	// GitLabServerID is the GitLab host's instance id: a replaced host means
+	// waiting again for every agent to reconnect. Optional.
+	GitLabServerID pulumi.StringInput
 
 	// BastionHost, BastionPort and AutomationPrivateKey reach the bastion.
 	BastionHost          pulumi.StringInput
@@ -323,6 +326,8 @@ func declareClusterAgent(ctx *pulumi.Context, prefix string, a *AgentArgs, c Age
 		ProjectPath: project.PathWithNamespace,
 		AgentName:   agent.Name,
 		TokenId:     token.TokenId.ApplyT(strconv.Itoa).(pulumi.StringOutput),
+		// Nil (no host id) leaves the input unset.
+		GitlabInstanceId: optionalString(a.GitLabServerID),
 	}, pulumi.Parent(comp), pulumi.DependsOn([]pulumi.Resource{release}))
 	if err != nil {
 		return nil, fmt.Errorf("agent %q: connection wait: %w", prefix, err)
@@ -637,4 +642,12 @@ func writeFileIfChanged(path string, data []byte) error {
 		return err
 	}
 	return os.Rename(tmp.Name(), path)
+}
+
+// optionalString is s as an optional input: nil stays unset.
+func optionalString(s pulumi.StringInput) pulumi.StringPtrInput {
+	if s == nil {
+		return nil
+	}
+	return s.ToStringOutput().ToStringPtrOutput()
 }

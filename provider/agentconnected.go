@@ -53,6 +53,10 @@ type AgentConnectedArgs struct {
 	AgentName string `pulumi:"agentName" diff:"replace"`
 	// TokenID is the id of the agent token agentk uses; a new one means waiting again.
 	TokenID string `pulumi:"tokenId,optional" diff:"replace"`
+	// GitLabInstanceID is the GitLab host's instance id: a replaced host
+	// (its data volume moved over) means waiting for the agent's
+	// reconnection again.
+	GitLabInstanceID string `pulumi:"gitlabInstanceId,optional" diff:"replace"`
 }
 
 // AgentConnectedState is AgentConnected's state: its inputs and what the wait saw.
@@ -80,6 +84,7 @@ func (a *AgentConnectedArgs) Annotate(an infer.Annotator) {
 	an.Describe(&a.ProjectPath, "The full path of the agent's configuration project, e.g. root/kubernetes-agent.")
 	an.Describe(&a.AgentName, "The agent's name in that project.")
 	an.Describe(&a.TokenID, "The id of the agent token agentk authenticates with: a new token means waiting again.")
+	an.Describe(&a.GitLabInstanceID, "The GitLab host's instance id: a replaced host means waiting for the agent to reconnect again.")
 }
 
 // Annotate documents the outputs.

@@ -79,7 +79,7 @@ func TestSchemaInputs(t *testing.T) {
 			"token":       "required secret",
 			"projectPath": "required",
 			"agentName":   "required",
-			"tokenId":     "",
+			"tokenId":     "", "gitlabInstanceId": "",
 		}),
 		"gitlabwait:index:PipelineSucceeded": with(map[string]string{
 			"timeout":     `default "20m"`,

@@ -83,3 +83,13 @@ func TestAgentDestroyOrder(t *testing.T) {
 		assert.Equal(t, k8sProvider.URN, ns.Provider)
 	}
 }
+
+// A replaced GitLab host (same data volume, new instance) means the agents
+// must reconnect: each agent's wait takes the host's instance id.
+func TestAgentWaitsAgainForAReplacedGitLabHost(t *testing.T) {
+	t.Parallel()
+	c := mustRun(t, nil).cloud
+	server := one(t, c, "scaleway:instance/server:Server")
+	wait := one(t, c, "gitlabwait:index:AgentConnected")
+	assert.Equal(t, server.ID, str(t, wait, "gitlabInstanceId"))
+}

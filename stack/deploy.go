@@ -188,6 +188,7 @@ func Build(ctx *pulumi.Context) (Outputs, error) {
 		KASAddress:           gitlab.KASAddress,
 		CACert:               gitlab.CACert,
 		AdminToken:           gitlab.AdminToken,
+		GitLabServerID:       gitlab.ServerID,
 		BastionHost:          net.GatewayIP,
 		BastionPort:          cfg.Network.BastionPort,
 		AutomationPrivateKey: net.AutomationPrivateKey,

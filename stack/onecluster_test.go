@@ -93,7 +93,8 @@ func TestOneClusterStacksKeepTheirResources(t *testing.T) {
 // installs over SSH what the user-data carried, then waits as GitLabReady
 // did), the data volume and the backups are new, and these inputs change:
 // the server's user-data (now free of secrets) and its attached volume, the
-// automation token's renewal period, and the certificate's lifetime and renewal.
+// automation token's renewal period, the certificate's lifetime and renewal,
+// and the agent's wait, which now waits again for a replaced GitLab host.
 var dayTwo = struct {
 	gone, added []string
 	inputs      map[string][]string
@@ -103,6 +104,7 @@ var dayTwo = struct {
 	inputs: map[string][]string{
 		"scaleway:instance/server:Server::gitlab-server":                 {"cloudInit", "additionalVolumeIds"},
 		"random:index/randomPassword:RandomPassword::gitlab-admin-token": {"keepers"},
+		"gitlabwait:index:AgentConnected::agent-connected":               {"gitlabInstanceId"},
 		"tls:index/locallySignedCert:LocallySignedCert::gitlab-tls-cert": {"validityPeriodHours", "earlyRenewalHours"},
 	},
 }

@@ -32,6 +32,8 @@ type AgentConnectedArgs struct {
 	AgentName pulumi.StringInput `pulumi:"agentName"`
 	// TokenId is the id of the agent token agentk uses: a new token means waiting again.
 	TokenId pulumi.StringPtrInput `pulumi:"tokenId"`
+	// GitlabInstanceId is the GitLab host's instance id: a replaced host means waiting for the agent again.
+	GitlabInstanceId pulumi.StringPtrInput `pulumi:"gitlabInstanceId"`
 }
 
 // NewAgentConnected registers an AgentConnected resource.
