@@ -20,6 +20,9 @@ const (
 	KASKeyPath = "/etc/gitlab/ssl/gitlab-kapsule-kas.key"
 	// DefaultKASPort is the agent server's port for agentk.
 	DefaultKASPort = 8150
+	// UserIDsPath is where the host scripts record the numeric ids of
+	// GitLab's system users, on the data volume; gitlab.rb loads it.
+	UserIDsPath = "/etc/gitlab/gitlab-kapsule-ids.rb"
 )
 
 // GitLab is everything gitlab.rb is rendered from.
@@ -42,7 +45,7 @@ type GitLab struct {
 // templateData is what gitlab.rb.tmpl sees.
 type templateData struct {
 	GitLab
-	TLSCertPath, TLSKeyPath, KASKeyPath string
+	TLSCertPath, TLSKeyPath, KASKeyPath, UserIDsPath string
 }
 
 // GitLabRB returns Omnibus's configuration, which holds no secret.
@@ -55,7 +58,7 @@ func GitLabRB(g GitLab) (string, error) {
 		return "", fmt.Errorf("parse gitlab.rb template: %w", err)
 	}
 	var out bytes.Buffer
-	data := templateData{GitLab: g, TLSCertPath: TLSCertPath, TLSKeyPath: TLSKeyPath, KASKeyPath: KASKeyPath}
+	data := templateData{GitLab: g, TLSCertPath: TLSCertPath, TLSKeyPath: TLSKeyPath, KASKeyPath: KASKeyPath, UserIDsPath: UserIDsPath}
 	if err := tmpl.Execute(&out, data); err != nil {
 		return "", fmt.Errorf("render gitlab.rb: %w", err)
 	}

@@ -53,6 +53,7 @@ func TestGitLabRBConfiguresOmnibusForThePrivateNetwork(t *testing.T) {
 		assert.Contains(t, rb, want)
 	}
 	assert.NotContains(t, rb, "gitlab_kas['external_address']", "no such Omnibus key")
+	assert.Contains(t, rb, "from_file '"+UserIDsPath+"' if File.exist?('"+UserIDsPath+"')", "a replaced host keeps the users' ids")
 	assert.NotContains(t, rb, "ssl_certificate")
 	assert.NotContains(t, rb, "certificate_file")
 }

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gitlab-kapsule/gitlab-kapsule/cloudinit"
 	"github.com/gitlab-kapsule/gitlab-kapsule/hostscripts"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -69,4 +70,49 @@ func TestDisasterRecoveryFromTheBucketAlone(t *testing.T) {
 	require.True(t, ok, "the stack's automation token exists")
 	assert.Equal(t, s2.AdminTokenExpiresAt, tok.ExpiresAt)
 	assert.False(t, tok.Revoked)
+}
+
+// TestReplacedHostKeepsTheUsersIDs: the data volume's files belong to the
+// numeric ids GitLab's users got at the first install. A replaced host's
+// image may hand out other ids (here: the first host had a system user at
+// 999, so git got 998; the new one has not, so git would get 999 and own
+// nothing on the volume). The ids recorded on the volume make the new host
+// create git with the old id; without the record it would not.
+func TestReplacedHostKeepsTheUsersIDs(t *testing.T) {
+	t.Parallel()
+	h := startHost(t)
+	// A system user of the first image takes the next free system id
+	// (what the stand-in, like useradd --system, would give git).
+	early, code := h.run(`id=999; while getent passwd $id >/dev/null || getent group $id >/dev/null; do id=$((id - 1)); done
+		echo "early:x:$id:" >>/etc/group && echo "early:x:$id:$id::/:/usr/sbin/nologin" >>/etc/passwd && echo $id`)
+	require.Equal(t, 0, code, early)
+	early = strings.TrimSpace(early)
+	s := settings(t, h, v1)
+	require.Equal(t, hostscripts.StatusDone, h.apply(s).status)
+	gitID := func() string {
+		out, code := h.run("id -u git")
+		require.Equal(t, 0, code, out)
+		return strings.TrimSpace(out)
+	}
+	first := gitID()
+	require.NotEqual(t, early, first)
+	ids := string(h.File(cloudinit.UserIDsPath))
+	assert.Contains(t, ids, "user['uid'] = "+first+"\nuser['gid'] = "+first+"\n")
+
+	// A new root volume from a new image: no git, no early; the data volume stays.
+	// Rewritten in place: /etc/passwd may be a file bound into the sandbox,
+	// which sed -i's rename would not replace.
+	newRoot := `for f in /etc/passwd /etc/group; do grep -v -e '^git:' -e '^early:' "$f" >/tmp/glk-users; cat /tmp/glk-users >"$f"; done`
+	_, code = h.run(newRoot)
+	require.Equal(t, 0, code)
+	require.Equal(t, hostscripts.StatusDone, h.apply(s).status)
+	assert.Equal(t, first, gitID(), "git gets the id the volume's files belong to")
+	assert.Equal(t, ids, string(h.File(cloudinit.UserIDsPath)), "recorded once, never rewritten")
+
+	// Control: without the record, the new host's git takes another id and
+	// no longer owns its files: the run breaks where GitLab reads them as git.
+	_, code = h.run(newRoot + " && rm " + cloudinit.UserIDsPath)
+	require.Equal(t, 0, code)
+	assert.NotEqual(t, hostscripts.StatusDone, h.apply(s).status, "git cannot read what the old git owns")
+	assert.Equal(t, early, gitID(), "the stand-in allocates as Omnibus does: the next free system id")
 }
