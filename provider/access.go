@@ -65,19 +65,15 @@ var _ infer.Annotated = (*Access)(nil)
 func (a *Access) Annotate(an infer.Annotator) {
 	an.Describe(&a.BastionHost, "The Public Gateway's public address.")
 	an.Describe(&a.BastionPort, "The SSH bastion's port (Scaleway's default is 61000).")
-	an.Describe(&a.BastionUser, "The bastion's login.")
-	an.SetDefault(&a.BastionUser, sshbastion.ScalewayUser)
+	describeDefault(an, &a.BastionUser, "The bastion's login.", sshbastion.ScalewayUser)
 	an.Describe(&a.PrivateKey, "The OpenSSH (or PKCS#8) PEM private key that the bastion trusts.")
 	an.Describe(&a.HostKeyFingerprint, "Pins the bastion's host key (SHA256:...); unset trusts the first key seen.")
 	an.Describe(&a.TargetHost, "GitLab's private address, as reached from the bastion.")
-	an.Describe(&a.TargetPort, "GitLab's HTTP(S) port.")
-	an.SetDefault(&a.TargetPort, DefaultTargetPort)
-	an.Describe(&a.Scheme, "http or https.")
-	an.SetDefault(&a.Scheme, DefaultScheme)
+	describeDefault(an, &a.TargetPort, "GitLab's HTTP(S) port.", DefaultTargetPort)
+	describeDefault(an, &a.Scheme, "http or https.", DefaultScheme)
 	an.Describe(&a.CaCert, "PEM CA that signs GitLab's certificate, for https.")
 	an.Describe(&a.Timeout, "The longest wait, as a Go duration.")
-	an.Describe(&a.PollInterval, "The cap of the pause between attempts, as a Go duration.")
-	an.SetDefault(&a.PollInterval, DefaultPollInterval)
+	describeDefault(an, &a.PollInterval, "The cap of the pause between attempts, as a Go duration.", DefaultPollInterval)
 }
 
 // withDefaults returns the inputs with the empty optional ones filled, the

@@ -165,10 +165,8 @@ func (r *GitLabConfigured) Annotate(a infer.Annotator) {
 // Annotate documents the inputs and sets their defaults.
 func (a *GitLabConfiguredArgs) Annotate(an infer.Annotator) {
 	an.SetDefault(&a.Timeout, DefaultConfigureTimeout)
-	an.Describe(&a.SSHPort, "The GitLab host's sshd port, reached through the bastion.")
-	an.SetDefault(&a.SSHPort, DefaultSSHPort)
-	an.Describe(&a.SSHUser, "The GitLab host's login; Scaleway puts the project's IAM SSH keys (privateKey's among them) in root's authorized_keys.")
-	an.SetDefault(&a.SSHUser, DefaultSSHUser)
+	describeDefault(an, &a.SSHPort, "The GitLab host's sshd port, reached through the bastion.", DefaultSSHPort)
+	describeDefault(an, &a.SSHUser, "The GitLab host's login; Scaleway puts the project's IAM SSH keys (privateKey's among them) in root's authorized_keys.", DefaultSSHUser)
 	an.Describe(&a.InstanceID, "The server's id: a new one is a new host, configured in full, whose SSH host key is trusted anew.")
 	an.Describe(&a.DataVolumeID, "The id of the block volume that holds /etc/gitlab and /var/opt/gitlab, mounted by the host scripts.")
 	an.Describe(&a.Package, "The Omnibus package: gitlab-ce or gitlab-ee.")

@@ -65,8 +65,7 @@ func (r *GitLabReady) Annotate(a infer.Annotator) {
 // Annotate documents GitLabReady's own inputs and sets their defaults.
 func (a *GitLabReadyArgs) Annotate(an infer.Annotator) {
 	an.SetDefault(&a.Timeout, DefaultTimeout)
-	an.Describe(&a.Path, "The readiness path and query.")
-	an.SetDefault(&a.Path, DefaultPath)
+	describeDefault(an, &a.Path, "The readiness path and query.", DefaultPath)
 	an.Describe(&a.InstanceID, "GitLab's instance id: a replaced instance keeps its reserved address, so a new id means waiting again.")
 	an.Describe(&a.Token, "A personal access token that must work (GET /api/v4/version) before GitLab counts as ready; its answer gives the version.")
 }

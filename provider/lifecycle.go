@@ -174,6 +174,13 @@ func annotateResource(a infer.Annotator, r any, name tokens.TypeName, descriptio
 	a.Describe(r, description)
 }
 
+// describeDefault documents an optional input and sets its default, of the
+// input's own type.
+func describeDefault[T any](an infer.Annotator, field *T, description string, value T) {
+	an.Describe(field, description)
+	an.SetDefault(field, value)
+}
+
 // Trusted is the output every resource records: the bastion host key their
 // wait trusted, which a refresh must see again unless a key is pinned.
 type Trusted struct {

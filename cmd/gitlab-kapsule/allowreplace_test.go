@@ -10,8 +10,7 @@ import (
 // confirms and the backup first, and --no-backup; the other operations
 // refuse both as usage errors.
 func TestAllowReplaceIsUpsOwnFlag(t *testing.T) {
-	code, _, errOut := runCLI("up", "-h")
-	assert.Equal(t, 0, code)
+	errOut := helpOf(t, "up")
 	assert.Contains(t, errOut, "-allow-replace")
 	assert.Contains(t, errOut, "its data volume, the private network")
 	assert.Contains(t, errOut, "backed up first, on the old host")

@@ -372,26 +372,22 @@ func TestVerifyOfAClusterTheStackHasNot(t *testing.T) {
 // TestClusterFlagIsDocumented: outputs and verify list --cluster; ssh and
 // tunnel, which reach the GitLab host every cluster shares, refuse it.
 func TestClusterFlagIsDocumented(t *testing.T) {
-	code, _, errOut := runCLI("outputs", "-h")
-	assert.Equal(t, 0, code)
+	errOut := helpOf(t, "outputs")
 	assert.Contains(t, errOut, "usage: gitlab-kapsule outputs [NAME] [--cluster CLUSTER] [--show-secrets] [--json]\n")
 	assert.Contains(t, errOut, "-cluster CLUSTER")
-	code, _, errOut = runCLI("verify", "-h")
-	assert.Equal(t, 0, code)
+	errOut = helpOf(t, "verify")
 	assert.Contains(t, errOut, "usage: gitlab-kapsule verify [--cluster CLUSTER]... [--namespace NS] [--timeout DURATION]\n")
 	assert.Contains(t, errOut, "-cluster CLUSTER")
 	assert.Contains(t, errOut, "repeatable; default: every cluster of the stack")
-	code, _, errOut = runCLI("-h")
-	assert.Equal(t, 0, code)
+	errOut = helpOf(t)
 	assert.Contains(t, errOut, "or with --cluster one cluster's")
 	assert.Contains(t, errOut, "for every cluster or each --cluster")
 
 	for _, cmd := range []string{"ssh", "tunnel"} {
-		code, _, errOut := runCLI(cmd, "-h")
-		assert.Equal(t, 0, code, cmd)
+		errOut := helpOf(t, cmd)
 		assert.Contains(t, errOut, "usage: gitlab-kapsule "+cmd+" [FLAGS]\n", cmd)
 		assert.NotContains(t, errOut, "cluster", cmd)
-		code, _, errOut = runCLI(cmd, "--cluster", "prod")
+		code, _, errOut := runCLI(cmd, "--cluster", "prod")
 		assert.Equal(t, exitUsage, code, cmd)
 		assert.Contains(t, errOut, "flag provided but not defined: -cluster", cmd)
 	}

@@ -32,6 +32,14 @@ func runCLI(args ...string) (int, string, string) {
 	return code, stdout.String(), stderr.String()
 }
 
+// helpOf is what `gitlab-kapsule [COMMAND] -h` prints, which must exit 0.
+func helpOf(t *testing.T, command ...string) string {
+	t.Helper()
+	code, _, errOut := runCLI(append(command, "-h")...)
+	assert.Equal(t, 0, code, "%v -h", command)
+	return errOut
+}
+
 func TestUpWithoutCredentialsNamesThemAndShowsTheOfflinePlan(t *testing.T) {
 	clearCredentials(t)
 	code, out, errOut := runCLI("--dir", projectDir(t), "up")

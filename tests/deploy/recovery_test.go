@@ -275,12 +275,12 @@ func TestDestroyAndRefreshWithGitLabGone(t *testing.T) {
 	assert.Equal(t, map[string]int{"delete": 2}, harness.Changed(des.Summary), "the rest, the provider and the stack, was deleted")
 }
 
-// TestUpRefusesToReplaceGuardedResources: through the real engine and the
-// Scaleway stand-in (tests/standin/scaleway), an up whose preview replaces
-// the GitLab server (a changed replacement trigger) is refused before
-// anything changes, naming the server and the flag; with AllowReplace
-// the same up replaces it.
-func TestUpRefusesToReplaceGuardedResources(t *testing.T) {
+// replaceableServer is an engine with the Scaleway stand-in
+// (tests/standin/scaleway) and a program of one GitLab server whose
+// replacement trigger is the generation set last, "1" at first: a new one
+// makes the next up replace the server.
+func replaceableServer(t *testing.T) (*harness.Engine, pulumi.RunFunc, func(generation string)) {
+	t.Helper()
 	eng := harness.NewEngine(t)
 	eng.InstallPlugin(t, "resource", "scaleway", "v"+plugins.All()["scaleway"].Version, harness.ScalewayStandInPlugin(t))
 	var generation atomic.Value
@@ -294,6 +294,16 @@ func TestUpRefusesToReplaceGuardedResources(t *testing.T) {
 		}, pulumi.ReplacementTrigger(pulumi.String(generation.Load().(string))))
 		return err
 	}
+	return eng, program, func(g string) { generation.Store(g) }
+}
+
+// TestUpRefusesToReplaceGuardedResources: through the real engine and the
+// Scaleway stand-in (tests/standin/scaleway), an up whose preview replaces
+// the GitLab server (a changed replacement trigger) is refused before
+// anything changes, naming the server and the flag; with AllowReplace
+// the same up replaces it.
+func TestUpRefusesToReplaceGuardedResources(t *testing.T) {
+	eng, program, setGeneration := replaceableServer(t)
 	var log syncBuffer
 	opts := options(t, eng, "guard", program, &log)
 	s, err := deploy.Open(t.Context(), opts)
@@ -303,7 +313,7 @@ func TestUpRefusesToReplaceGuardedResources(t *testing.T) {
 	require.NoError(t, err, log.String())
 	assert.Equal(t, map[string]int{"create": 2}, harness.Changed(up.Summary))
 
-	generation.Store("2")
+	setGeneration("2")
 	log.Reset()
 	pre, err := s.Preview(t.Context())
 	require.NoError(t, err, log.String())
@@ -344,19 +354,7 @@ func TestUpRefusesToReplaceGuardedResources(t *testing.T) {
 // history, the error names the server and wraps the hook's); once it
 // succeeds the same up replaces the server.
 func TestUpRunsBeforeReplaceFirst(t *testing.T) {
-	eng := harness.NewEngine(t)
-	eng.InstallPlugin(t, "resource", "scaleway", "v"+plugins.All()["scaleway"].Version, harness.ScalewayStandInPlugin(t))
-	var generation atomic.Value
-	generation.Store("1")
-	program := func(ctx *pulumi.Context) error {
-		if err := plugins.Pin(ctx); err != nil {
-			return err
-		}
-		_, err := instance.NewServer(ctx, "gitlab-server", &instance.ServerArgs{
-			Zone: pulumi.String("fr-par-1"), Type: pulumi.String("PRO2-XS"), Image: pulumi.String("ubuntu_noble"),
-		}, pulumi.ReplacementTrigger(pulumi.String(generation.Load().(string))))
-		return err
-	}
+	eng, program, setGeneration := replaceableServer(t)
 	var log syncBuffer
 	opts := options(t, eng, "before", program, &log)
 	opts.AllowReplace = true
@@ -388,7 +386,7 @@ func TestUpRunsBeforeReplaceFirst(t *testing.T) {
 	assert.Empty(t, calls, "a first up and one that replaces nothing do not call the hook")
 	assert.Equal(t, 2, updates())
 
-	generation.Store("2")
+	setGeneration("2")
 	hookErr = errors.New("the backup failed")
 	_, err = s.Up(t.Context())
 	require.Error(t, err)

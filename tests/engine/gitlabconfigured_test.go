@@ -26,7 +26,6 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optpreview"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optup"
-	"github.com/pulumi/pulumi/sdk/v3/go/common/workspace"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -169,7 +168,6 @@ type configuredSettings struct {
 //     command line on the host ever held one.
 func TestGitLabConfiguredUnderEngine(t *testing.T) {
 	eng := harness.NewEngine(t)
-	pluginDir := harness.GitLabWaitPluginDir(t)
 	b := harness.StartBastion(t)
 	host := harness.StartGitLabHost(t)
 	signer, err := ssh.ParsePrivateKey([]byte(b.PrivateKey))
@@ -221,13 +219,7 @@ func TestGitLabConfiguredUnderEngine(t *testing.T) {
 		ctx.Export("configuredAt", r.ConfiguredAt)
 		return nil
 	}
-	s := eng.Stack(t, harness.StackOptions{
-		Stack:   "gitlabconfigured",
-		Program: program,
-		Settings: func(p *workspace.Project) {
-			p.Plugins = &workspace.Plugins{Providers: []workspace.PluginOptions{{Name: "gitlabwait", Path: pluginDir}}}
-		},
-	})
+	s := gitlabwaitStack(t, eng, "gitlabconfigured", program)
 	up := func(t *testing.T) (auto.UpResult, string) {
 		t.Helper()
 		var out bytes.Buffer

@@ -21,7 +21,6 @@ import (
 // again, and destroy succeeds.
 func TestGitLabReadyUnderEngine(t *testing.T) {
 	eng := harness.NewEngine(t)
-	pluginDir := harness.GitLabWaitPluginDir(t)
 	b := harness.StartBastion(t)
 	g := harness.StartReadinessServer(t, 502, 404, 200)
 
@@ -38,13 +37,7 @@ func TestGitLabReadyUnderEngine(t *testing.T) {
 		ctx.Export("fingerprint", r.BastionHostKeyFingerprint)
 		return nil
 	}
-	s := eng.Stack(t, harness.StackOptions{
-		Stack:   "gitlabready",
-		Program: program,
-		Settings: func(p *workspace.Project) {
-			p.Plugins = &workspace.Plugins{Providers: []workspace.PluginOptions{{Name: "gitlabwait", Path: pluginDir}}}
-		},
-	})
+	s := gitlabwaitStack(t, eng, "gitlabready", program)
 
 	harness.Preview(t, s)
 	assert.Zero(t, b.Connections(), "a preview dials nothing")
@@ -76,6 +69,20 @@ const secretSig = "4dabf18193072939515e22adb298388d"
 // assertKeyIsSecret checks that GitLabReady's privateKey is a secret in the
 // state, as input and as output (the exported state shows secrets decrypted,
 // under the secret marker).
+// gitlabwaitStack is the stack name running program with the gitlabwait
+// provider plugin built from this checkout.
+func gitlabwaitStack(t *testing.T, eng *harness.Engine, name string, program pulumi.RunFunc) auto.Stack {
+	t.Helper()
+	pluginDir := harness.GitLabWaitPluginDir(t)
+	return eng.Stack(t, harness.StackOptions{
+		Stack:   name,
+		Program: program,
+		Settings: func(p *workspace.Project) {
+			p.Plugins = &workspace.Plugins{Providers: []workspace.PluginOptions{{Name: "gitlabwait", Path: pluginDir}}}
+		},
+	})
+}
+
 func assertKeyIsSecret(t *testing.T, s auto.Stack) {
 	t.Helper()
 	state, err := s.Export(t.Context())

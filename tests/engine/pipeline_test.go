@@ -16,7 +16,6 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optup"
-	"github.com/pulumi/pulumi/sdk/v3/go/common/workspace"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -117,7 +116,6 @@ func (g *pipelineStandIn) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // pipeline g reports.
 func pipelineStack(t *testing.T, eng *harness.Engine, name string, b *harness.Bastion, g *pipelineStandIn) auto.Stack {
 	t.Helper()
-	pluginDir := harness.GitLabWaitPluginDir(t)
 	program := func(ctx *pulumi.Context) error {
 		r, err := gitlabwait.NewPipelineSucceeded(ctx, "pipeline", &gitlabwait.PipelineSucceededArgs{
 			Access:      b.Access(g.host, g.port, 2*time.Minute, 500*time.Millisecond),
@@ -136,13 +134,7 @@ func pipelineStack(t *testing.T, eng *harness.Engine, name string, b *harness.Ba
 		ctx.Export("fingerprint", r.BastionHostKeyFingerprint)
 		return nil
 	}
-	return eng.Stack(t, harness.StackOptions{
-		Stack:   name,
-		Program: program,
-		Settings: func(p *workspace.Project) {
-			p.Plugins = &workspace.Plugins{Providers: []workspace.PluginOptions{{Name: "gitlabwait", Path: pluginDir}}}
-		},
-	})
+	return gitlabwaitStack(t, eng, name, program)
 }
 
 // TestPipelineSucceededUnderEngine runs the provider plugin under the real

@@ -3,7 +3,6 @@ package harness
 import (
 	"bufio"
 	"bytes"
-	"crypto/ed25519"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -541,21 +540,13 @@ func withoutUser(t testing.TB, path, user string) []byte {
 // keys makes the host key and the harness's client key.
 func (h *GitLabHost) keys(t testing.TB) {
 	t.Helper()
-	_, key, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	block, err := ssh.MarshalPrivateKey(key, "glk-gitlab-host")
-	if err != nil {
-		t.Fatal(err)
-	}
+	key, pub := newKey(t, "glk-gitlab-host")
+	h.hostKey = pub
 	sshDir := filepath.Join(h.dir, "standin", "ssh")
-	if err := os.WriteFile(filepath.Join(sshDir, "host_ed25519"), pem.EncodeToMemory(block), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(sshDir, "host_ed25519"), key, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if h.hostKey, err = ssh.NewPublicKey(key.Public()); err != nil {
-		t.Fatal(err)
-	}
+	var err error
 	if h.signer, err = ssh.ParsePrivateKey([]byte(BastionKey(t))); err != nil {
 		t.Fatal(err)
 	}
@@ -568,49 +559,19 @@ func (h *GitLabHost) keys(t testing.TB) {
 // options this sshd knows (checked with sshd -t against the host's paths).
 func (h *GitLabHost) writeSSHDConfig(t testing.TB, sshd string) {
 	t.Helper()
-	config := func(root string, penalties bool) string {
-		lines := []string{
-			"Port " + strconv.Itoa(h.port),
-			"ListenAddress 127.0.0.1",
-			"HostKey " + root + "/ssh/host_ed25519",
-			"AuthorizedKeysFile " + root + "/ssh/authorized_keys",
-			"PidFile none",
-			"AllowUsers root",
-			"PermitRootLogin prohibit-password",
-			"PubkeyAuthentication yes",
-			"PasswordAuthentication no",
-			"KbdInteractiveAuthentication no",
-			"UsePAM no",
-			"StrictModes no",
-			"PermitTTY no",
-			"X11Forwarding no",
-			"AllowTcpForwarding no",
-			"AllowAgentForwarding no",
-			"LogLevel VERBOSE",
-			"MaxStartups 100",
-			"MaxSessions 50",
+	config := func(root string) func(penalties bool) []byte {
+		return func(penalties bool) []byte {
+			return sshdConfig(sshdOptions(h.port, root+"/ssh/host_ed25519", root+"/ssh/authorized_keys", "root",
+				"AllowTcpForwarding no",
+				"MaxSessions 50",
+			), penalties)
 		}
-		if penalties {
-			lines = append(lines, "PerSourcePenalties no")
-		}
-		return strings.Join(lines, "\n") + "\n"
 	}
 	standin := filepath.Join(h.dir, "standin")
 	path := filepath.Join(standin, "ssh", "sshd_config")
-	for _, penalties := range []bool{true, false} {
-		if err := os.WriteFile(path, []byte(config(standin, penalties)), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		out, err := exec.Command(sshd, "-t", "-f", path).CombinedOutput()
-		if err == nil {
-			if err := os.WriteFile(path, []byte(config("/standin", penalties)), 0o600); err != nil {
-				t.Fatal(err)
-			}
-			return
-		}
-		if !penalties || !bytes.Contains(out, []byte("PerSourcePenalties")) {
-			t.Fatalf("sshd rejects the GitLab host's configuration: %v\n%s", err, out)
-		}
+	penalties := writeSSHDConfig(t, sshd, path, "the GitLab host's configuration", config(standin))
+	if err := os.WriteFile(path, config("/standin")(penalties), 0o600); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -1,10 +1,6 @@
 package harness
 
 import (
-	"bytes"
-	"crypto/ed25519"
-	"crypto/rand"
-	"encoding/pem"
 	"io"
 	"net"
 	"os"
@@ -12,7 +8,6 @@ import (
 	"os/user"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -110,15 +105,8 @@ func StartBastion(t testing.TB) *Bastion {
 // bastion trusts only its own PrivateKey, so this one is refused.
 func BastionKey(t testing.TB) string {
 	t.Helper()
-	_, key, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	block, err := ssh.MarshalPrivateKey(key, "glk-test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(pem.EncodeToMemory(block))
+	key, _ := newKey(t, "glk-test")
+	return string(key)
 }
 
 // Addr is the "host:port" clients dial.
@@ -141,20 +129,9 @@ func (b *Bastion) Log() string { return b.log.String() }
 // RotateBastionHostKey writes a new host key; sshd presents it from its next Start.
 func (b *Bastion) RotateBastionHostKey(t testing.TB) {
 	t.Helper()
-	_, key, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	block, err := ssh.MarshalPrivateKey(key, "glk-test-host")
-	if err != nil {
-		t.Fatal(err)
-	}
+	key, pub := newKey(t, "glk-test-host")
 	// sshd refuses a host key that others can read.
-	if err := os.WriteFile(filepath.Join(b.dir, "host_ed25519"), pem.EncodeToMemory(block), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	pub, err := ssh.NewPublicKey(key.Public())
-	if err != nil {
+	if err := os.WriteFile(filepath.Join(b.dir, "host_ed25519"), key, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	b.mu.Lock()
@@ -163,53 +140,20 @@ func (b *Bastion) RotateBastionHostKey(t testing.TB) {
 }
 
 // config is sshd_config: loopback only, public keys only, forwarding to loopback only.
-func (b *Bastion) config(penalties bool) string {
-	lines := []string{
-		"Port " + strconv.Itoa(b.sshdPort),
-		"ListenAddress 127.0.0.1",
-		"HostKey " + filepath.Join(b.dir, "host_ed25519"),
-		"AuthorizedKeysFile " + filepath.Join(b.dir, "authorized_keys"),
-		"PidFile none",
-		"AllowUsers " + b.User,
-		"PermitRootLogin prohibit-password",
-		"PubkeyAuthentication yes",
-		"PasswordAuthentication no",
-		"KbdInteractiveAuthentication no",
-		"UsePAM no",
-		"StrictModes no",
+func (b *Bastion) config(penalties bool) []byte {
+	return sshdConfig(sshdOptions(b.sshdPort, filepath.Join(b.dir, "host_ed25519"), filepath.Join(b.dir, "authorized_keys"), b.User,
 		"AllowTcpForwarding yes",
 		"PermitOpen 127.0.0.1:* localhost:*",
 		"GatewayPorts no",
-		"X11Forwarding no",
-		"PermitTTY no",
-		"AllowAgentForwarding no",
-		"LogLevel VERBOSE",
-		"MaxStartups 100",
 		"ClientAliveInterval 0",
-	}
-	if penalties {
-		// OpenSSH 9.8+ would lock 127.0.0.1 out after the wrong-key test.
-		lines = append(lines, "PerSourcePenalties no")
-	}
-	return strings.Join(lines, "\n") + "\n"
+	), penalties)
 }
 
 // writeConfig writes sshd_config, keeping only options this sshd knows.
 func (b *Bastion) writeConfig(t testing.TB) string {
 	t.Helper()
 	path := filepath.Join(b.dir, "sshd_config")
-	for _, penalties := range []bool{true, false} {
-		if err := os.WriteFile(path, []byte(b.config(penalties)), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		out, err := exec.Command(b.sshd, "-t", "-f", path).CombinedOutput()
-		if err == nil {
-			return path
-		}
-		if !penalties || !bytes.Contains(out, []byte("PerSourcePenalties")) {
-			t.Fatalf("sshd rejects the test configuration: %v\n%s", err, out)
-		}
-	}
+	writeSSHDConfig(t, b.sshd, path, "the test configuration", b.config)
 	return path
 }
 

@@ -22,9 +22,7 @@ func TestBackupListsIDsOldestFirst(t *testing.T) {
 	require.Equal(t, 0, code, out)
 	assert.Empty(t, strings.TrimSpace(out), "an empty bucket lists nothing")
 
-	id, code := h.run(hostscripts.BackupPath + " 2>/dev/null")
-	require.Equal(t, 0, code, id)
-	id = strings.TrimSpace(id)
+	id := h.backup()
 	require.Regexp(t, `^\d+_\d{4}_\d{2}_\d{2}_`+gitlabV1+`$`, id, "backup prints its ID alone on stdout")
 
 	// Older backups, one of them with a much smaller epoch (sorted as a
@@ -75,16 +73,14 @@ func TestRestoreFollowsGitLabsOrder(t *testing.T) {
 	s1 := settings(t, h, v1)
 	require.Equal(t, hostscripts.StatusDone, h.apply(s1).status)
 	secretsJSON := h.File("/etc/gitlab/gitlab-secrets.json")
-	id, code := h.run(hostscripts.BackupPath + " 2>/dev/null")
-	require.Equal(t, 0, code, id)
-	id = strings.TrimSpace(id)
+	id := h.backup()
 
 	// Later: the password changed, the secrets file was lost.
 	s2 := s1
 	s2.RootPassword = "changed after the backup " + randomHex(t)
 	require.Equal(t, hostscripts.StatusDone, h.apply(s2).status)
 	require.Equal(t, digest(s2.RootPassword), h.db().rootPasswordDigest())
-	_, code = h.run(`echo '{"lost":true}' > /etc/gitlab/gitlab-secrets.json`)
+	_, code := h.run(`echo '{"lost":true}' > /etc/gitlab/gitlab-secrets.json`)
 	require.Equal(t, 0, code)
 	gitlabRB := h.File("/etc/gitlab/gitlab.rb")
 
@@ -121,9 +117,7 @@ func TestRestoreRefusesAnotherVersion(t *testing.T) {
 	t.Parallel()
 	h := startHost(t)
 	require.Equal(t, hostscripts.StatusDone, h.apply(settings(t, h, v1)).status)
-	id, code := h.run(hostscripts.BackupPath + " 2>/dev/null")
-	require.Equal(t, 0, code, id)
-	id = strings.TrimSpace(id)
+	id := h.backup()
 	require.Equal(t, hostscripts.StatusDone, h.apply(settings(t, h, v2)).status)
 
 	before := len(h.Calls())

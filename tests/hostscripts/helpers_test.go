@@ -160,6 +160,15 @@ func (h *host) run(command string) (string, int) {
 	return session(h.t, h.dial(), command, nil)
 }
 
+// backup runs the backup script, which must succeed, and returns the ID
+// it prints alone on stdout.
+func (h *host) backup() string {
+	h.t.Helper()
+	id, code := h.run(hostscripts.BackupPath + " 2>/dev/null")
+	require.Equal(h.t, 0, code, id)
+	return strings.TrimSpace(id)
+}
+
 // index is the position of the first call starting with prefix (or, for
 // "~REGEXP", matching REGEXP), or -1.
 func index(calls []string, prefix string) int {
