@@ -213,6 +213,7 @@ func NewGitLabHost(ctx *pulumi.Context, name string, args *GitLabHostArgs, opts 
 		}.access(),
 		InstanceId:          server.ID(),
 		DataVolumeId:        data.ID(),
+		DataVolumeSizeGb:    data.SizeInGb,
 		Package:             pulumi.String(args.Package),
 		PackageVersion:      pulumi.String(args.Version),
 		GitlabRb:            pulumi.String(gitlabRB),

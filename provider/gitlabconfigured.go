@@ -101,6 +101,9 @@ type GitLabConfiguredArgs struct {
 	InstanceID string `pulumi:"instanceId"`
 	// DataVolumeID is the id of the block volume that holds /etc/gitlab and /var/opt/gitlab.
 	DataVolumeID string `pulumi:"dataVolumeId"`
+	// DataVolumeSizeGB is that volume's size: a grown volume means running
+	// again, so the host takes the new size up (resize2fs).
+	DataVolumeSizeGB int `pulumi:"dataVolumeSizeGb,optional"`
 	// Package is the Omnibus package: gitlab-ce or gitlab-ee.
 	Package string `pulumi:"package"`
 	// PackageVersion is the package version to install, e.g. 18.5.2-ce.0.
@@ -169,6 +172,7 @@ func (a *GitLabConfiguredArgs) Annotate(an infer.Annotator) {
 	describeDefault(an, &a.SSHUser, "The GitLab host's login; Scaleway puts the project's IAM SSH keys (privateKey's among them) in root's authorized_keys.", DefaultSSHUser)
 	an.Describe(&a.InstanceID, "The server's id: a new one is a new host, configured in full, whose SSH host key is trusted anew.")
 	an.Describe(&a.DataVolumeID, "The id of the block volume that holds /etc/gitlab and /var/opt/gitlab, mounted by the host scripts.")
+	an.Describe(&a.DataVolumeSizeGB, "The data volume's size in GB: a change runs the host scripts again, which grow the filesystem online.")
 	an.Describe(&a.Package, "The Omnibus package: gitlab-ce or gitlab-ee.")
 	an.Describe(&a.PackageVersion, "The Omnibus package version to install, e.g. 18.5.2-ce.0.")
 	an.Describe(&a.GitLabRb, "The content of /etc/gitlab/gitlab.rb; it must hold no secret.")
@@ -417,7 +421,7 @@ func (r *GitLabConfigured) Diff(_ context.Context, req infer.DiffRequest[GitLabC
 // the payload carries, or which host it is. Other changes (the key, the
 // bastion, the timeout) are recorded without dialing.
 func reachesHost(olds, news GitLabConfiguredArgs) bool {
-	return olds.InstanceID != news.InstanceID || olds.TargetHost != news.TargetHost ||
+	return olds.InstanceID != news.InstanceID || olds.TargetHost != news.TargetHost || olds.DataVolumeSizeGB != news.DataVolumeSizeGB ||
 		!reflect.DeepEqual(hostSettings(olds), hostSettings(news))
 }
 
@@ -479,7 +483,7 @@ func (r *GitLabConfigured) Read(ctx context.Context, req infer.ReadRequest[GitLa
 	case err != nil:
 		return resp, err
 	case !done:
-		p.GetLogger(ctx).Warningf("%s is not ready (%s): run up with --replace on this resource to configure the host again", w.subject, why)
+		p.GetLogger(ctx).Warningf("%s is not ready (%s): run `gitlab-kapsule up --reconfigure` (plain pulumi: `pulumi up --replace` on this resource) to configure the host again", w.subject, why)
 	}
 	return resp, nil
 }

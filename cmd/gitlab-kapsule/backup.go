@@ -131,6 +131,7 @@ func backupBeforeReplace(o *options, stderr io.Writer, noBackup bool) func(conte
 		case err != nil:
 			fmt.Fprintf(stderr, "%swarning: no backup before replacing or deleting %s: the stack has no backup bucket (backup:enabled false); "+
 				"GitLab's data stays on its data volume, which the new server mounts\n", errorPrefix, what)
+			stopGitLab(ctx, o, outs, stderr)
 			return nil
 		}
 		fmt.Fprintf(stderr, "Backing GitLab up on the host before %s replaces or deletes %s:\n", deploy.AllowReplaceFlag, what)
@@ -140,8 +141,27 @@ func backupBeforeReplace(o *options, stderr io.Writer, noBackup bool) func(conte
 				err, upCommand(o), deploy.AllowReplaceFlag, noBackupFlag)
 		}
 		fmt.Fprintf(stderr, "GitLab backup %s is in bucket %s (`%s` restores it); going on with the replacement.\n", id, bucket, restoreCommand(o, id))
+		stopGitLab(ctx, o, outs, stderr)
 		return nil
 	}
+}
+
+// stopGitLab stops GitLab on the host about to be replaced: Scaleway
+// terminates a running server (terraform-provider-scaleway instance
+// server.go, terminateServer) and only detaches its SBS volumes, so without
+// this PostgreSQL and Gitaly would be cut off mid-write on the data volume
+// the new server mounts. A host that does not answer is going anyway: a
+// warning, and the up goes on.
+func stopGitLab(ctx context.Context, o *options, outs auto.OutputMap, stderr io.Writer) {
+	argv, err := hostCommand(outs, "gitlab-ctl stop && sync")
+	if err == nil {
+		err = runOnHost(ctx, argv, stderr, stderr, "stop GitLab")
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "%swarning: could not stop GitLab on the old host before its replacement (%v): its data volume is detached from a running GitLab\n", errorPrefix, err)
+		return
+	}
+	fmt.Fprintf(stderr, "GitLab is stopped on the old host; should this up fail before the host is replaced, `%s` starts it again.\n", sshExecCommand(o)+" gitlab-ctl start")
 }
 
 func cmdRestore(ctx context.Context, o *options, args []string, stdout, stderr io.Writer) error {

@@ -35,7 +35,8 @@ func backupStack() auto.OutputMap {
 // fakeSSH puts on PATH an `ssh` that stands in for the OpenSSH client
 // reaching the GitLab host, whose stand-in scripts answer as the host's
 // gitlab-kapsule-backup (progress, then the ID; --list: one ID a line) and
-// gitlab-kapsule-restore do. It records each call's argv, one argument a
+// gitlab-kapsule-restore do, and `gitlab-ctl stop` as Omnibus's does
+// (one "ok: down: SERVICE" line per service). It records each call's argv, one argument a
 // line, calls separated by "--", and exits with the status written to the
 // file "exit" in its folder (0 when there is none). It returns that folder.
 func fakeSSH(t *testing.T, listed ...string) (dir string, calls func() [][]string) {
@@ -57,6 +58,7 @@ case "$last" in
 *gitlab-kapsule-backup" --list") ` + list + ` ;;
 *gitlab-kapsule-backup) echo "Dumping database ... done"; echo "Uploading to s3 ... done"; echo '` + testBackupID + `' ;;
 *gitlab-kapsule-restore" "*) echo "Restoring ... done" ;;
+"gitlab-ctl stop && sync") echo "ok: down: puma: 0s, normally up" ;;
 *) echo "fake ssh: unknown remote command: $last" >&2; exit 1 ;;
 esac
 `
@@ -274,16 +276,18 @@ func TestUpAllowReplaceBacksTheHostUpFirst(t *testing.T) {
 	assert.Empty(t, stderr.String())
 
 	require.NoError(t, hook(t.Context(), []deploy.Replacement{clusterReplaced, serverReplaced}))
-	assert.Equal(t, [][]string{sshTo("/usr/local/sbin/gitlab-kapsule-backup")}, calls(), "the host's backup, through the bastion")
+	assert.Equal(t, [][]string{sshTo("/usr/local/sbin/gitlab-kapsule-backup"), sshTo("gitlab-ctl stop && sync")}, calls(),
+		"the host's backup, through the bastion, then GitLab stopped so the volume is not cut off mid-write")
 	out := stderr.String()
 	assert.Contains(t, out, `Backing GitLab up on the host before --allow-replace replaces or deletes scaleway:instance/server:Server "glk-dev-gitlab":`)
 	assert.Contains(t, out, "Dumping database ... done\n", "the script's progress")
 	assert.Contains(t, out, "GitLab backup "+testBackupID+" is in bucket "+testBucketName+
 		" (`gitlab-kapsule --dir "+dir+" --backend "+backend+" restore "+testBackupID+"` restores it); going on with the replacement.")
+	assert.Contains(t, out, "GitLab is stopped on the old host; should this up fail before the host is replaced, `gitlab-kapsule --dir "+dir+" --backend "+backend+" ssh --exec gitlab-ctl start` starts it again.")
 
 	stderr.Reset()
 	require.NoError(t, hook(t.Context(), []deploy.Replacement{volumeReplaced}))
-	assert.Len(t, calls(), 2, "a replaced data volume is backed up too")
+	assert.Len(t, calls(), 4, "a replaced data volume is backed up too, and GitLab stopped")
 
 	require.NoError(t, os.WriteFile(filepath.Join(sshDir, fakeSSHExitFile), []byte("255"), 0o600))
 	err := hook(t.Context(), []deploy.Replacement{serverReplaced})
@@ -306,6 +310,7 @@ func TestUpAllowReplaceWithoutBackups(t *testing.T) {
 	require.NoError(t, hook(t.Context(), []deploy.Replacement{serverReplaced}))
 	assert.Contains(t, stderr.String(), `warning: no backup before replacing or deleting scaleway:instance/server:Server "glk-dev-gitlab": the stack has no backup bucket`)
 	assert.Contains(t, stderr.String(), "GitLab's data stays on its data volume, which the new server mounts")
+	assert.Equal(t, [][]string{sshTo("gitlab-ctl stop && sync")}, calls(), "no backup, but GitLab is stopped before its host goes")
 
 	err := hook(t.Context(), []deploy.Replacement{serverReplaced, volumeReplaced})
 	require.Error(t, err)
@@ -321,7 +326,7 @@ func TestUpAllowReplaceWithoutBackups(t *testing.T) {
 	hook, stderr = beforeReplace(t, dir, backend, true, true)
 	require.NoError(t, hook(t.Context(), []deploy.Replacement{serverReplaced, volumeReplaced}))
 	assert.Contains(t, stderr.String(), "warning: --no-backup: replacing or deleting scaleway:instance/server:Server \"glk-dev-gitlab\" and scaleway:block/volume:Volume \"glk-dev-gitlab-data\" without backing GitLab up first: what is on the data volume now is lost")
-	assert.Empty(t, calls(), "nothing reached the host")
+	assert.Len(t, calls(), 2, "only the server replacements' stops reached the host")
 }
 
 // TestNoBackupBacksNothingUp: --no-backup skips the backup even with a

@@ -158,6 +158,25 @@ func TestUpgradeBacksUpToTheBucketBeforeInstalling(t *testing.T) {
 	assert.Equal(t, v2+"\n", string(h.File("/var/lib/glk-standin/dpkg/gitlab-ce")))
 }
 
+// A failed batched migration will never finish: the upgrade stops at once,
+// naming it, before any backup or install (GitLab docs
+// doc/update/background_migrations.md: every one finished first).
+func TestUpgradeStopsOnAFailedBackgroundMigration(t *testing.T) {
+	t.Parallel()
+	h := startHost(t)
+	require.Equal(t, hostscripts.StatusDone, h.apply(settings(t, h, v1)).status)
+	out, code := h.run(`ruby -rjson -e 'f = "/var/opt/gitlab/standin-db.json"; d = JSON.parse(File.read(f)); d["failed_migrations"] = [{"job" => "BackfillThing", "table" => "projects"}]; File.write(f, JSON.generate(d))'`)
+	require.Equal(t, 0, code, out)
+
+	r := h.apply(settings(t, h, v2))
+	assert.Equal(t, "exit 1 backup_before_upgrade", r.status)
+	assert.Contains(t, r.log, "failed background migrations: 1 (BackfillThing on projects): retry or fix them before the upgrade")
+	assert.Equal(t, 1, count(r.calls, "gitlab-rails runner "+hostscripts.LibDir+"/pending-migrations.rb"), "no waiting for one that will never finish")
+	assert.Equal(t, 0, count(r.calls, "gitlab-backup create"))
+	assert.Equal(t, 0, count(r.calls, "apt-get -o DPkg::Lock::Timeout=600 install"))
+	assert.Equal(t, v1+"\n", string(h.File("/var/lib/glk-standin/dpkg/gitlab-ce")), "the old version stays")
+}
+
 // Without a bucket an upgrade says clearly that no full backup is taken,
 // and Omnibus's own database backup is the one left.
 func TestUpgradeWithoutBucketWarnsAndKeepsOmnibusBackup(t *testing.T) {

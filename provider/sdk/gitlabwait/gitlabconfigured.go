@@ -60,6 +60,8 @@ type GitLabConfiguredArgs struct {
 	InstanceId pulumi.StringInput `pulumi:"instanceId"`
 	// DataVolumeId is the id of the block volume that holds /etc/gitlab and /var/opt/gitlab.
 	DataVolumeId pulumi.StringInput `pulumi:"dataVolumeId"`
+	// DataVolumeSizeGb is the volume's size: a grown one runs the host scripts again, which grow the filesystem.
+	DataVolumeSizeGb pulumi.IntPtrInput `pulumi:"dataVolumeSizeGb"`
 	// Package is the Omnibus package: gitlab-ce or gitlab-ee.
 	Package pulumi.StringInput `pulumi:"package"`
 	// PackageVersion is the Omnibus package version to install, e.g. 18.5.2-ce.0.

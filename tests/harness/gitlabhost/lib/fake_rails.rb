@@ -153,6 +153,16 @@ module Gitlab
           end
           Queued.new(n)
         end
+
+        # with_status(:failed | :finalizing), the model's state scope: the
+        # stand-in database's "failed_migrations" are failed ones, named
+        # like the model's job_class_name and table_name.
+        Failed = Struct.new(:job_class_name, :table_name)
+        def self.with_status(status)
+          return [] unless status == :failed
+
+          (FakeDB.data['failed_migrations'] || []).map { |m| Failed.new(m['job'], m['table']) }
+        end
       end
     end
   end
