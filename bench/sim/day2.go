@@ -412,9 +412,9 @@ type Figure struct{ Name, Value, Detail string }
 // Figures are the day-2 lines of bench/run's table.
 func (d *Day2) Figures() []Figure {
 	b, in := d.Backup, d.Inputs
-	put := "over S3's 5 GB single-PUT limit: gitlab-kapsule-backup's one PUT would need a multipart upload"
+	put := "over S3's 5 GB single-PUT limit: gitlab-kapsule-backup uploads it in parts (multipart from 100 MiB)"
 	if b.FitsSinglePut {
-		put = "within S3's 5 GB single-PUT limit"
+		put = "within S3's 5 GB single-PUT limit (gitlab-kapsule-backup still uploads in parts from 100 MiB)"
 	}
 	return []Figure{
 		{"day 2: upgrade downtime", Dur(d.Upgrade.Downtime()),
