@@ -48,8 +48,9 @@ type GitLabHostArgs struct {
 	AutomationPrivateKey pulumi.StringInput
 	// RootPassword is the initial root password (secret); generated when nil.
 	RootPassword pulumi.StringInput
-	// ReadyTimeout is how long to wait for GitLab's first boot; zero leaves
-	// it to the readiness provider's default (30 minutes).
+	// ReadyTimeout bounds each configuration run of the host; zero leaves it
+	// to the readiness provider's defaults (45 minutes, 6 hours for a
+	// version change, whose backup grows with the data).
 	ReadyTimeout time.Duration
 	// TLS serves the web UI over HTTPS and KAS over grpcs:// with a private CA.
 	TLS bool
