@@ -14,11 +14,12 @@ import (
 )
 
 // Mock outputs of the IAM API key (secret as the provider's schema has it)
-// and of the project the provider puts a bucket in when none is given.
+// and of the project the provider puts a bucket in when none is given: the
+// ones internal/mockcloud gives the whole program.
 const (
-	mockBackupAccessKey = "SCWMOCKBACKUPACCESSKEY"
-	mockBackupSecretKey = "mock-backup-secret-key"
-	mockDefaultProject  = "11111111-2222-3333-4444-555555555555"
+	mockBackupAccessKey = mockcloud.MockBackupAccessKey
+	mockBackupSecretKey = mockcloud.MockBackupSecretKey
+	mockDefaultProject  = mockcloud.MockProjectID
 )
 
 // backupCloud stands in for Scaleway's Object Storage and IAM under Pulumi's

@@ -1,8 +1,6 @@
 package stack
 
 import (
-	"time"
-
 	"github.com/gitlab-kapsule/gitlab-kapsule/components"
 	"github.com/gitlab-kapsule/gitlab-kapsule/config"
 	"github.com/gitlab-kapsule/gitlab-kapsule/internal/plugins"
@@ -12,10 +10,6 @@ import (
 // gitlabHostName is the GitLabHost component's name: its resources' names
 // start with it.
 const gitlabHostName = "gitlab"
-
-// clock is when the program runs: the automation token's renewal period is
-// taken from it. Tests fix it, so what they record does not move with the date.
-var clock = time.Now
 
 // Deploy is the whole stack: it declares the resources and exports the outputs.
 func Deploy(ctx *pulumi.Context) error {
@@ -111,7 +105,6 @@ func Build(ctx *pulumi.Context) (Outputs, error) {
 		RootPassword:         rootPassword,
 		TLS:                  cfg.GitLab.TLS,
 		Backup:               backupTarget,
-		Now:                  clock(),
 	})
 	if err != nil {
 		return nil, err

@@ -24,7 +24,7 @@ const MockRunnerToken = "glrt-mock-runner-token"
 // MockBackupAccessKey and MockBackupSecretKey (secret) are the backup
 // bucket's credentials the mock ApiKey returns.
 const (
-	MockBackupAccessKey = "SCWMOCKBACKUPACCESSKEY"
+	MockBackupAccessKey = "mock-backup-access-key"
 	MockBackupSecretKey = "mock-backup-secret-key"
 )
 

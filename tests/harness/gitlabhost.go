@@ -49,7 +49,7 @@ var gitlabHostFiles embed.FS
 const (
 	S3Bucket    = "glk-test-gitlab-backups"
 	S3Region    = "fr-par"
-	S3AccessKey = "SCWTESTACCESSKEY0000"
+	S3AccessKey = "test-s3-access-key"
 	S3SecretKey = "test-secret-key-0000-0000-0000-0000"
 )
 
